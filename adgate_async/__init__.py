@@ -1,0 +1,80 @@
+"""adgate_async: an asyncio client for AdGate Media Get History and RevU Get Personalized.
+
+    from adgate_async import AsyncSession, UserBannedError
+
+    async with AsyncSession(aff_id=60000, api_key=KEY, wall_code="nQug", wall_id=567) as s:
+        history = await s.get_history("user12345")
+"""
+
+from ._errors import (
+    AdGateError,
+    APIStatusError,
+    APITimeoutError,
+    BadRequestError,
+    BannedError,
+    DecodeError,
+    InvalidParameterError,
+    IPBannedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    UserBannedError,
+)
+from ._response import RawResponse
+from ._session import AsyncSession, RawResponseCalls
+from ._stats import SessionStats
+from ._version import __version__
+from .models import (
+    AppMetadata,
+    Creative,
+    DynamicDisplayType,
+    EventStatus,
+    EventType,
+    GoalUnit,
+    History,
+    HistoryEvent,
+    HistoryOffer,
+    OfferEvent,
+    OfferType,
+    Personalized,
+    PersonalizedOffer,
+    TimePlayed,
+)
+
+__all__ = [
+    "APIStatusError",
+    "APITimeoutError",
+    "AdGateError",
+    "AppMetadata",
+    "AsyncSession",
+    "BadRequestError",
+    "BannedError",
+    "Creative",
+    "DecodeError",
+    "DynamicDisplayType",
+    "EventStatus",
+    "EventType",
+    "GoalUnit",
+    "History",
+    "HistoryEvent",
+    "HistoryOffer",
+    "IPBannedError",
+    "InvalidParameterError",
+    "NotFoundError",
+    "OfferEvent",
+    "OfferType",
+    "PermissionDeniedError",
+    "Personalized",
+    "PersonalizedOffer",
+    "RateLimitError",
+    "RawResponse",
+    "RawResponseCalls",
+    "ServerError",
+    "SessionStats",
+    "TimePlayed",
+    "TransportError",
+    "UserBannedError",
+    "__version__",
+]

@@ -1,0 +1,350 @@
+"""The exception tree, the status-to-exception mapping, and redaction of the API key.
+
+Every exception the client raises on purpose derives from :class:`AdGateError`::
+
+    AdGateError
+    ├── InvalidParameterError (also a ValueError)   bad argument, raised before any request
+    ├── APIStatusError                               any non-2xx answer
+    │   ├── BadRequestError          400
+    │   ├── BannedError              403 (alias PermissionDeniedError)
+    │   │   ├── UserBannedError      403 + error.code USER_BANNED
+    │   │   └── IPBannedError        403 + error.code IP_BANNED
+    │   ├── NotFoundError            404
+    │   ├── RateLimitError           429
+    │   └── ServerError              5xx
+    ├── TransportError                               connection failed, reset, body cut short
+    │   └── APITimeoutError          the request timed out
+    └── DecodeError                                  a 2xx body that does not match the model
+
+None of them ever holds the API key: URLs are stored with ``api_key=***``, and any text that
+came from the server or from aiohttp is scrubbed before it is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import msgspec
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from ._config import REDACTED
+from .models.errors import ERROR_BODY_DECODER, ErrorDetail
+
+__all__ = [
+    "APIStatusError",
+    "APITimeoutError",
+    "AdGateError",
+    "BadRequestError",
+    "BannedError",
+    "DecodeError",
+    "IPBannedError",
+    "InvalidParameterError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "UserBannedError",
+]
+
+_EMPTY_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+
+
+class AdGateError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not survive the default Exception pickling; rebuild
+        # from the instance dict instead (useful when results cross process boundaries).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[AdGateError], args: tuple[Any, ...], state: dict[str, Any]) -> AdGateError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+class InvalidParameterError(AdGateError, ValueError):
+    """An argument broke a documented rule; raised before any request is sent.
+
+    ``param`` names the parameter. It is also a :class:`ValueError`.
+    """
+
+    def __init__(self, param: str, rule: str, value: object = None, *, show: bool = True) -> None:
+        text = f"{param} {rule}"
+        if show:
+            text += f" (got {_describe(value)})"
+        super().__init__(text)
+        self.param = param
+        self.rule = rule
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text}: {type(value).__name__}"
+
+
+class _RequestError(AdGateError):
+    """An error tied to one request: carries its method, redacted URL and attempt count."""
+
+    def __init__(self, message: str, *, method: str, url: str, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.method = method
+        #: The request URL with the API key replaced by ``***``.
+        self.url = url
+        #: How many attempts were made before this error was raised.
+        self.attempts = attempts
+
+    def _suffix(self) -> str:
+        tail = f" [{self.method} {self.url}"
+        if self.attempts > 1:
+            tail += f", {self.attempts} attempts"
+        return tail + "]"
+
+    def __str__(self) -> str:
+        return self.message + self._suffix()
+
+
+class APIStatusError(_RequestError):
+    """The server answered with a non-2xx status.
+
+    Attributes: ``status``, ``code`` and ``message`` (from the body, when present),
+    ``support_id`` (quote it to the vendor's support), ``retry_after`` (seconds, from the
+    ``Retry-After`` header), ``headers`` and the raw ``body``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        support_id: int | None = None,
+        retry_after: float | None = None,
+        method: str,
+        url: str,
+        headers: CIMultiDictProxy[str] = _EMPTY_HEADERS,
+        body: bytes = b"",
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.status = status
+        self.code = code
+        self.support_id = support_id
+        self.retry_after = retry_after
+        self.headers = headers
+        self.body = body
+
+    def __str__(self) -> str:
+        text = f"HTTP {self.status}"
+        if self.code:
+            text += f" {self.code}"
+        if self.message:
+            text += f": {self.message}"
+        if self.support_id is not None:
+            text += f" (support_id={self.support_id})"
+        return text + self._suffix()
+
+
+class BadRequestError(APIStatusError):
+    """400: a parameter is missing or invalid. Never retried."""
+
+
+class BannedError(APIStatusError):
+    """403: forbidden. Never retried. The two subclasses name the kind of ban."""
+
+
+PermissionDeniedError = BannedError
+
+
+class UserBannedError(BannedError):
+    """403 with ``error.code == "USER_BANNED"``: a definitive "do not serve this user"."""
+
+
+class IPBannedError(BannedError):
+    """403 with ``error.code == "IP_BANNED"``: the IP the request came from is banned."""
+
+
+class NotFoundError(APIStatusError):
+    """404: not found, or nothing eligible. Never retried."""
+
+
+class RateLimitError(APIStatusError):
+    """429: the server asked us to slow down and the retries ran out."""
+
+
+class ServerError(APIStatusError):
+    """5xx: a server fault that persisted through the retries."""
+
+
+class TransportError(_RequestError):
+    """The request did not get a complete answer: connection refused or reset, DNS failure,
+    TLS failure, or a body cut short. Raised once the retries run out.
+
+    ``retryable`` is False for faults that a retry cannot fix (a TLS certificate that does
+    not verify, an invalid URL); those are raised at once.
+    """
+
+    def __init__(
+        self, message: str, *, method: str, url: str, attempts: int = 1, retryable: bool = True
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.retryable = retryable
+
+
+class APITimeoutError(TransportError):
+    """The request took longer than the session's ``timeout``."""
+
+
+class DecodeError(_RequestError):
+    """A 2xx body that is not valid JSON or does not match the model.
+
+    ``path`` is where in the document it went wrong (e.g. ``$.data[0].offer_id``), when known;
+    ``body`` is the raw body and ``status`` the HTTP status. Never retried.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None,
+        status: int,
+        body: bytes,
+        method: str,
+        url: str,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.path = path
+        self.status = status
+        self.body = body
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+class Redactor:
+    """Replaces every spelling of one secret (raw and percent-encoded) with ``***``."""
+
+    __slots__ = ("_byte_forms", "_forms")
+
+    def __init__(self, secret: str) -> None:
+        forms = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
+        # Longest first, so that an encoded form is not half-replaced by a shorter one.
+        self._forms = tuple(sorted((f for f in forms if f), key=len, reverse=True))
+        self._byte_forms = tuple(f.encode() for f in self._forms)
+
+    def text(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
+
+    def data(self, data: bytes) -> bytes:
+        for form in self._byte_forms:
+            if form in data:
+                data = data.replace(form, REDACTED.encode())
+        return data
+
+    def headers(self, headers: Iterable[tuple[str, str]]) -> CIMultiDictProxy[str]:
+        return CIMultiDictProxy(CIMultiDict((k, self.text(v)) for k, v in headers))
+
+
+# --------------------------------------------------------------------- status mapping
+
+_BAN_CODES: dict[str, type[BannedError]] = {
+    "USER_BANNED": UserBannedError,
+    "IP_BANNED": IPBannedError,
+}
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    403: BannedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def _as_support_id(value: int | str | None) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def parse_error_body(body: bytes) -> tuple[str | None, str | None, int | None]:
+    """``(code, message, support_id)`` from an error body; ``None`` for each part missing."""
+    try:
+        parsed = ERROR_BODY_DECODER.decode(body)
+    except msgspec.DecodeError:
+        return None, None, None
+    code: str | None = None
+    message = parsed.message
+    support_id = _as_support_id(parsed.support_id)
+    detail = parsed.error
+    if isinstance(detail, ErrorDetail):
+        code = detail.code
+        message = detail.message or message
+        if support_id is None:
+            support_id = _as_support_id(detail.support_id)
+    elif isinstance(detail, str):
+        message = message or detail
+    return code, message, support_id
+
+
+def error_for_status(
+    *,
+    status: int,
+    reason: str | None,
+    body: bytes,
+    headers: CIMultiDictProxy[str],
+    method: str,
+    url: str,
+    redactor: Redactor,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the typed error for a non-2xx answer (the body and headers scrubbed of the key)."""
+    body = redactor.data(body)
+    code, message, support_id = parse_error_body(body)
+    if 300 <= status < 400:
+        location = headers.get("Location")
+        message = message or (
+            f"unexpected redirect to {redactor.text(location)}" if location else None
+        )
+    cls: type[APIStatusError]
+    if status == 403 and code in _BAN_CODES:
+        cls = _BAN_CODES[code]
+    elif 500 <= status <= 599:
+        cls = ServerError
+    else:
+        cls = _STATUS_CLASSES.get(status, APIStatusError)
+    return cls(
+        redactor.text(message or reason or "error"),
+        status=status,
+        code=code,
+        support_id=support_id,
+        retry_after=retry_after,
+        method=method,
+        url=url,
+        headers=redactor.headers(headers.items()),
+        body=body,
+    )
+
+
+def decode_error_path(message: str) -> str | None:
+    """The ``$.a[0].b`` path msgspec puts at the end of a validation message, if any."""
+    marker = " - at `"
+    at = message.rfind(marker)
+    if at < 0 or not message.endswith("`"):
+        return None
+    return message[at + len(marker) : -1]

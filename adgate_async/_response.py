@@ -1,0 +1,98 @@
+"""Turning a 2xx body into a model, and the raw response for callers who want the bytes."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from multidict import CIMultiDictProxy
+
+from ._errors import DecodeError, decode_error_path
+
+T = TypeVar("T")
+
+
+def decode_body(
+    decoder: msgspec.json.Decoder[T],
+    body: bytes,
+    *,
+    status: int,
+    method: str,
+    url: str,
+    attempts: int,
+) -> T:
+    """Decode ``body`` with ``decoder``; a mismatch raises our :class:`DecodeError`."""
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:  # ValidationError is a subclass
+        message = str(exc)
+    # Raised outside the except block, so no msgspec exception is chained onto ours.
+    raise DecodeError(
+        f"response body does not match {decoder.type.__name__}: {message}",
+        path=decode_error_path(message),
+        status=status,
+        body=body,
+        method=method,
+        url=url,
+        attempts=attempts,
+    )
+
+
+class RawResponse(Generic[T]):
+    """The undecoded answer to one successful (2xx) call.
+
+    Returned by ``session.with_raw_response.get_history(...)`` and
+    ``...get_personalized(...)``: the status, headers and body bytes as received, ``json()``
+    for an untyped view (every field, known to the models or not), and ``parse()`` for the
+    model. Non-2xx answers still raise the typed errors, and retries still apply.
+    """
+
+    __slots__ = ("_decoder", "attempts", "content", "elapsed", "headers", "method", "status",
+                 "url")
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        headers: CIMultiDictProxy[str],
+        content: bytes,
+        method: str,
+        url: str,
+        attempts: int,
+        elapsed: float,
+        decoder: msgspec.json.Decoder[T],
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        #: The body bytes as received (after content decoding such as gzip).
+        self.content = content
+        self.method = method
+        #: The request URL with the API key replaced by ``***``.
+        self.url = url
+        #: Attempts it took, retries included.
+        self.attempts = attempts
+        #: Seconds the successful attempt took.
+        self.elapsed = elapsed
+        self._decoder = decoder
+
+    def json(self) -> Any:
+        """The body as plain Python objects (dicts, lists, ...)."""
+        try:
+            return msgspec.json.decode(self.content)
+        except msgspec.DecodeError as exc:
+            message = str(exc)
+        raise DecodeError(
+            f"response body is not valid JSON: {message}", path=None, status=self.status,
+            body=self.content, method=self.method, url=self.url, attempts=self.attempts,
+        )
+
+    def parse(self) -> T:
+        """The body decoded into the model (raises :class:`DecodeError` on a mismatch)."""
+        return decode_body(
+            self._decoder, self.content, status=self.status, method=self.method, url=self.url,
+            attempts=self.attempts,
+        )
+
+    def __repr__(self) -> str:
+        return (f"<RawResponse {self.status} {self.method} {self.url} "
+                f"({len(self.content)} bytes)>")

@@ -1,0 +1,457 @@
+"""AsyncSession: the lifecycle of the HTTP pool, and the one request path every call takes.
+
+caller -> validation (_params) -> URL -> attempt (aiohttp) -> status mapping (_errors)
+       -> decode (_response) -> model;  retryable failures -> _retry -> attempt again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Final, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import msgspec
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from . import _config, _params
+from ._errors import (
+    AdGateError,
+    APITimeoutError,
+    IPBannedError,
+    Redactor,
+    TransportError,
+    UserBannedError,
+    error_for_status,
+)
+from ._response import RawResponse, decode_body
+from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_reason
+from ._stats import SessionStats
+from ._version import __version__
+from .models.history import HISTORY_DECODER, History
+from .models.personalized import PERSONALIZED_DECODER, Personalized
+
+__all__ = ["AsyncSession"]
+
+_log: Final = logging.getLogger(_config.LOGGER_NAME)
+_DEBUG: Final = logging.DEBUG
+_GET: Final = "GET"
+_USER_AGENT: Final = f"adgate-async/{__version__}"
+# Faults a retry cannot fix: raised at once as a non-retryable TransportError.
+_PERMANENT_TRANSPORT_ERRORS: Final = (
+    aiohttp.ClientSSLError,
+    aiohttp.InvalidURL,
+    aiohttp.ServerFingerprintMismatch,
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
+# What to do with a 2xx answer: (status, body, headers, redacted URL, attempt number) -> R.
+_OnSuccess = Callable[[int, bytes, "CIMultiDictProxy[str]", str, int, float], R]
+
+
+class AsyncSession:
+    """A long-lived client for AdGate Get History and RevU Get Personalized.
+
+    Create one at start-up and share it; every call is a coroutine::
+
+        async with AsyncSession(aff_id=60000, api_key=KEY, wall_code="nQug", wall_id=567) as s:
+            history = await s.get_history("user12345")
+            offers = await s.get_personalized("user12345", numoffers=10)
+
+    Without ``async with``, call ``await s.aclose()`` at shutdown. The HTTP pool is created
+    lazily, on first use inside a running event loop, so the session itself may be built
+    anywhere. A caller-supplied ``aiohttp.ClientSession`` (``session=``) is used as is and
+    left open; ``max_connections`` does not apply to it.
+
+    Retryable failures (transport faults, timeouts, 408, 429, 5xx) are retried up to
+    ``max_retries`` times with exponential backoff and jitter (``retry_backoff * 2**n``,
+    capped at ``retry_backoff_max``); a ``Retry-After`` header wins, up to 60 s. A 403 ban
+    and every other 4xx are never retried. ``timeout`` (seconds, or None for none) bounds
+    each attempt, including any wait for a free pooled connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        aff_id: int,
+        api_key: str,
+        wall_code: str,
+        wall_id: int | None = None,
+        adgate_base_url: str = _config.ADGATE_BASE_URL,
+        revu_base_url: str = _config.REVU_BASE_URL,
+        max_retries: int = _config.MAX_RETRIES,
+        retry_backoff: float = _config.RETRY_BACKOFF,
+        retry_backoff_max: float = _config.RETRY_BACKOFF_MAX,
+        timeout: float | None = _config.TIMEOUT,
+        max_connections: int = _config.MAX_CONNECTIONS,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._aff_id = _params.check_positive_int("aff_id", aff_id)
+        api_key = _params.check_nonempty_str("api_key", api_key, secret=True)
+        self._wall_code = _params.check_nonempty_str("wall_code", wall_code)
+        self._wall_id = None if wall_id is None else _params.check_positive_int(
+            "wall_id", wall_id
+        )
+        adgate = _params.check_base_url("adgate_base_url", adgate_base_url)
+        self._revu_base_url = _params.check_base_url("revu_base_url", revu_base_url)
+        self._retry = RetryPolicy(
+            max_retries=_params.check_max_retries(max_retries),
+            backoff=_params.check_non_negative("retry_backoff", retry_backoff),
+            backoff_max=_params.check_non_negative("retry_backoff_max", retry_backoff_max),
+        )
+        if timeout is not None:
+            timeout = _params.check_non_negative("timeout", timeout, allow_zero=False)
+        self._timeout_seconds = timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_connections = _params.check_positive_int("max_connections", max_connections)
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError("session must be an aiohttp.ClientSession or None")
+
+        self._redactor = Redactor(api_key)
+        # The fixed part of every history URL, built once; the user id is appended per call.
+        fixed = (
+            f"{adgate}{_config.HISTORY_PATH}?aff_id={self._aff_id}&api_key={{}}"
+            f"&wall_code={quote(self._wall_code, safe='')}&user_id="
+        )
+        self._history_prefix = fixed.format(quote(api_key, safe=""))
+        self._history_prefix_redacted = fixed.format(_config.REDACTED)
+
+        self._client: aiohttp.ClientSession | None = session
+        self._owns_client = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        #: Counters of what this session has done (see :class:`SessionStats`).
+        self.stats = SessionStats()
+        self._decode_history = _Decode(HISTORY_DECODER)
+        self._decode_personalized = _Decode(PERSONALIZED_DECODER)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> AsyncSession:
+        self._http()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP pool (unless it was supplied by the caller). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            await client.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` has been called."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSession(aff_id={self._aff_id}, wall_code={self._wall_code!r}, "
+            f"wall_id={self._wall_id}, api_key={_config.REDACTED!r}, closed={self._closed})"
+        )
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use inside the running loop."""
+        if self._closed:
+            raise RuntimeError("this AsyncSession is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError(
+                "this AsyncSession is bound to another event loop; create one session per loop"
+            )
+        client = self._client
+        if client is None:
+            client = self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=self._timeout,
+                headers=self._headers,
+            )
+        return client
+
+    # ----------------------------------------------------------------- public calls
+
+    async def get_history(
+        self,
+        user_id: str,
+        *,
+        lang: str | None = None,
+        continue_playing: bool | None = None,
+        offer_ids: Iterable[int] | None = None,
+    ) -> History:
+        """Every offer ``user_id`` has interacted with, and the points earned on each.
+
+        ``lang`` is the browser's Accept-Language value; ``continue_playing=True`` asks for
+        the "Continue playing" offers; ``offer_ids`` filters by offer id.
+        """
+        url, redacted = self._history_url(user_id, lang, continue_playing, offer_ids)
+        return await self._send(url, redacted, self._decode_history)
+
+    async def get_personalized(
+        self,
+        uid: str,
+        *,
+        numoffers: int,
+        wall: int | None = None,
+        sid3: str | None = None,
+        device: str | None = None,
+        ip: str | None = None,
+        os_version: float | None = None,
+        include_sortmetric: bool | None = None,
+        bid_floor: float | None = None,
+        experiment_id: str | None = None,
+    ) -> Personalized:
+        """The top ``numoffers`` (1..500) offers for user ``uid``, ranked best first.
+
+        ``wall`` defaults to the session's ``wall_id``. Fetch when about to render: the
+        answer is specific to the user and the moment. No API key is sent to this endpoint.
+        """
+        url = self._personalized_url(
+            uid, numoffers=numoffers, wall=wall, sid3=sid3, device=device, ip=ip,
+            os_version=os_version, include_sortmetric=include_sortmetric, bid_floor=bid_floor,
+            experiment_id=experiment_id,
+        )
+        return await self._send(url, url, self._decode_personalized)
+
+    @property
+    def with_raw_response(self) -> RawResponseCalls:
+        """The same calls, returning :class:`RawResponse` (status, headers, body bytes)::
+
+            raw = await s.with_raw_response.get_personalized("u1", numoffers=5)
+            raw.json()["offers"][0].get("a_field_the_models_do_not_know")
+            offers = raw.parse()
+        """
+        return RawResponseCalls(self)
+
+    # ------------------------------------------------------------- URL building
+
+    def _history_url(
+        self,
+        user_id: object,
+        lang: object,
+        continue_playing: object,
+        offer_ids: object,
+    ) -> tuple[str, str]:
+        _params.check_user_id(user_id)
+        assert isinstance(user_id, str)
+        tail = quote(user_id, safe="")
+        if lang is not None or continue_playing is not None or offer_ids is not None:
+            tail += _params.history_options(
+                lang=lang, continue_playing=continue_playing, offer_ids=offer_ids,  # type: ignore[arg-type]
+            )
+        return self._history_prefix + tail, self._history_prefix_redacted + tail
+
+    def _personalized_url(self, uid: object, *, wall: object, **query: object) -> str:
+        path = _params.personalized_path(uid)
+        if wall is None:
+            wall = self._wall_id
+        return f"{self._revu_base_url}{path}?{_params.personalized_query(wall=wall, **query)}"
+
+    # --------------------------------------------------------------- request path
+
+    async def _send(self, url: str, redacted: str, on_success: _OnSuccess[R]) -> R:
+        """One call: a first attempt made directly, then the retry loop only if it failed."""
+        client = self._http()
+        stats = self.stats
+        stats.requests += 1
+        try:
+            result = await self._attempt(client, url, redacted, on_success, 1)
+        except AdGateError as exc:
+            error = exc
+        else:
+            stats.successes += 1
+            return result
+        # Outside the except block from here on: nothing gets chained onto the error.
+        if self._retry.max_retries and self._retry.should_retry(error):
+
+            async def attempt(number: int) -> R:
+                return await self._attempt(client, url, redacted, on_success, number)
+
+            def on_retry(exc: BaseException, delay: float, number: int) -> None:
+                self._count_retry(exc, delay, number, redacted)
+
+            try:
+                result = await self._retry.retry(error, attempt, on_retry)
+            except AdGateError as exc:
+                error = exc
+            else:
+                stats.successes += 1
+                return result
+        stats.failures += 1
+        name = type(error).__name__
+        stats.errors_by_type[name] = stats.errors_by_type.get(name, 0) + 1
+        raise error
+
+    def _count_retry(self, exc: BaseException, delay: float, number: int, redacted: str) -> None:
+        stats = self.stats
+        reason = retry_reason(exc) or "other"
+        stats.retries += 1
+        stats.retries_by_reason[reason] = stats.retries_by_reason.get(reason, 0) + 1
+        stats.seconds_slept += delay
+        _log.info(
+            "retrying GET %s in %.2f s (attempt %d of %d) after %s",
+            redacted, delay, number, self._retry.max_retries + 1, reason,
+        )
+
+    async def _attempt(
+        self,
+        client: aiohttp.ClientSession,
+        url: str,
+        redacted: str,
+        on_success: _OnSuccess[R],
+        number: int,
+    ) -> R:
+        self.stats.attempts += 1
+        started = time.perf_counter()
+        error: AdGateError | None = None
+        try:
+            async with client.get(
+                URL(url, encoded=True),
+                allow_redirects=False,
+                timeout=self._timeout,
+                raise_for_status=False,
+                headers=None if self._owns_client else self._headers,
+            ) as resp:
+                body = await resp.read()
+                status = resp.status
+                headers = resp.headers
+                reason = resp.reason
+        except TimeoutError:
+            error = APITimeoutError(
+                f"request timed out after {self._timeout_seconds} s",
+                method=_GET, url=redacted, attempts=number,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            error = TransportError(
+                self._redactor.text(f"{type(exc).__name__}: {exc}"),
+                method=_GET, url=redacted, attempts=number,
+                retryable=not isinstance(exc, _PERMANENT_TRANSPORT_ERRORS),
+            )
+        elapsed = time.perf_counter() - started
+        if error is not None:
+            if _log.isEnabledFor(_DEBUG):
+                _log.debug("GET %s -> %s in %.1f ms (attempt %d)",
+                           redacted, type(error).__name__, elapsed * 1e3, number)
+            raise error
+        if _log.isEnabledFor(_DEBUG):
+            _log.debug("GET %s -> %d in %.1f ms (attempt %d)",
+                       redacted, status, elapsed * 1e3, number)
+        if 200 <= status < 300:
+            try:
+                return on_success(status, body, headers, redacted, number, elapsed)
+            except AdGateError as exc:  # DecodeError
+                self.stats.decode_errors += 1
+                error = exc
+            raise error
+        status_error = error_for_status(
+            status=status, reason=reason, body=body, headers=headers, method=_GET,
+            url=redacted, redactor=self._redactor,
+            retry_after=(parse_retry_after(headers.get("Retry-After"))
+                         if status in RETRY_STATUSES else None),
+        )
+        status_error.attempts = number
+        if isinstance(status_error, UserBannedError | IPBannedError):
+            self.stats.bans += 1
+        raise status_error
+
+
+class _Decode:
+    """A 2xx handler that decodes into one model (the decoder is built once, at import)."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, decoder: msgspec.json.Decoder[Any]) -> None:
+        self._decoder = decoder
+
+    def __call__(
+        self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
+        elapsed: float,
+    ) -> Any:
+        # Fast path inline; decode_body builds the typed error on a mismatch.
+        try:
+            return self._decoder.decode(body)
+        except msgspec.DecodeError:
+            pass
+        return decode_body(
+            self._decoder, body, status=status, method=_GET, url=url, attempts=attempts
+        )
+
+
+class _Raw:
+    """A 2xx handler that keeps the answer undecoded."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, decoder: msgspec.json.Decoder[Any]) -> None:
+        self._decoder = decoder
+
+    def __call__(
+        self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
+        elapsed: float,
+    ) -> RawResponse[Any]:
+        return RawResponse(
+            status=status, headers=headers, content=body, method=_GET, url=url,
+            attempts=attempts, elapsed=elapsed, decoder=self._decoder,
+        )
+
+
+class RawResponseCalls:
+    """``session.with_raw_response``: each call returns a :class:`RawResponse`."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get_history(
+        self,
+        user_id: str,
+        *,
+        lang: str | None = None,
+        continue_playing: bool | None = None,
+        offer_ids: Iterable[int] | None = None,
+    ) -> RawResponse[History]:
+        """Like :meth:`AsyncSession.get_history`, but undecoded."""
+        s = self._session
+        url, redacted = s._history_url(user_id, lang, continue_playing, offer_ids)
+        return await s._send(url, redacted, _Raw(HISTORY_DECODER))
+
+    async def get_personalized(
+        self,
+        uid: str,
+        *,
+        numoffers: int,
+        wall: int | None = None,
+        sid3: str | None = None,
+        device: str | None = None,
+        ip: str | None = None,
+        os_version: float | None = None,
+        include_sortmetric: bool | None = None,
+        bid_floor: float | None = None,
+        experiment_id: str | None = None,
+    ) -> RawResponse[Personalized]:
+        """Like :meth:`AsyncSession.get_personalized`, but undecoded."""
+        s = self._session
+        url = s._personalized_url(
+            uid, numoffers=numoffers, wall=wall, sid3=sid3, device=device, ip=ip,
+            os_version=os_version, include_sortmetric=include_sortmetric, bid_floor=bid_floor,
+            experiment_id=experiment_id,
+        )
+        return await s._send(url, url, _Raw(PERSONALIZED_DECODER))

@@ -1,0 +1,27 @@
+"""The shape of an error body, parsed tolerantly.
+
+Neither vendor documents its error body beyond ``error.code``. The expected shape is
+``{"status": "error", "support_id": 123, "error": {"code": "...", "message": "..."}}``,
+but any part may be missing, ``error`` may be a bare string, and a message may sit at the
+top level instead. Only the HTTP status and ``error.code`` are ever branched on.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
+    code: str | None = None
+    message: str | None = None
+    support_id: int | str | None = None
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    status: str | None = None
+    support_id: int | str | None = None
+    message: str | None = None
+    error: ErrorDetail | str | None = None
+
+
+ERROR_BODY_DECODER = msgspec.json.Decoder(ErrorBody)

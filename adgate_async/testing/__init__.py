@@ -1,0 +1,24 @@
+"""A stand-in server for both endpoints, for tests and demos: no credentials, no network.
+
+See :class:`StandInServer` and :class:`Answer`.
+"""
+
+from ._data import (
+    VENDOR_HISTORY_SAMPLE,
+    VENDOR_PERSONALIZED_SAMPLE,
+    VENDOR_SAMPLE_USER_ID,
+    make_history,
+    make_personalized,
+)
+from ._server import Answer, RecordedRequest, StandInServer
+
+__all__ = [
+    "VENDOR_HISTORY_SAMPLE",
+    "VENDOR_PERSONALIZED_SAMPLE",
+    "VENDOR_SAMPLE_USER_ID",
+    "Answer",
+    "RecordedRequest",
+    "StandInServer",
+    "make_history",
+    "make_personalized",
+]

@@ -1,0 +1,319 @@
+"""An embedded stand-in for both endpoints, on 127.0.0.1, with scripted per-user answers.
+
+    async with StandInServer() as server:
+        server.script("u1", Answer.error(500), Answer.ok())        # 500 first, then data
+        server.always("banned", Answer.ban("USER_BANNED"))
+        async with AsyncSession(aff_id=1, api_key="k", wall_code="w", wall_id=5,
+                                **server.session_urls()) as s:
+            await s.get_history("u1")
+        assert server.count("u1") == 2
+
+It counts the requests it receives and the peak number in flight, so tests can check
+retries and concurrency at the server rather than trusting the client's own account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from ._data import make_history, make_personalized
+
+Endpoint = Literal["history", "personalized"]
+
+_HISTORY_PATH = "/v1/user-based-api/history"
+_PERSONALIZED_ROUTE = "/api/v1/users/{uid}/personalized"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One scripted answer. ``body=None`` means the normal generated document (for 2xx) or a
+    standard error body (otherwise)."""
+
+    status: int = 200
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds to wait before answering (a long delay makes the client time out).
+    delay: float = 0.0
+    #: Drop the connection (TCP reset) instead of answering.
+    reset: bool = False
+    #: Send the headers and half the body, then drop the connection.
+    truncate: bool = False
+
+    @classmethod
+    def ok(cls, *, delay: float = 0.0, body: bytes | None = None) -> Answer:
+        return cls(delay=delay, body=body)
+
+    @classmethod
+    def error(
+        cls,
+        status: int,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        support_id: int | None = 4242,
+        retry_after: str | float | None = None,
+        body: bytes | None = None,
+        delay: float = 0.0,
+    ) -> Answer:
+        """A non-2xx answer with the error body shape the vendors use."""
+        if body is None:
+            error: dict[str, Any] = {}
+            if code is not None:
+                error["code"] = code
+            error["message"] = message or f"stand-in error {status}"
+            doc: dict[str, Any] = {"status": "error", "error": error}
+            if support_id is not None:
+                doc["support_id"] = support_id
+            body = msgspec.json.encode(doc)
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return cls(status=status, body=body, headers=headers, delay=delay)
+
+    @classmethod
+    def ban(cls, code: str = "USER_BANNED", *, support_id: int | None = 4242) -> Answer:
+        """A 403 ban: ``USER_BANNED`` or ``IP_BANNED``."""
+        return cls.error(403, code=code, message=f"{code.lower().replace('_', ' ')}",
+                         support_id=support_id)
+
+    @classmethod
+    def drop(cls) -> Answer:
+        """Reset the connection without an answer."""
+        return cls(reset=True)
+
+    @classmethod
+    def truncated(cls) -> Answer:
+        """Headers and half the body, then a dropped connection."""
+        return cls(truncate=True)
+
+    @classmethod
+    def hang(cls, seconds: float = 3600.0) -> Answer:
+        """Accept the request and answer only after ``seconds`` (an hour by default)."""
+        return cls(delay=seconds)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the server received."""
+
+    endpoint: Endpoint
+    user_id: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+class StandInServer:
+    """A local ``aiohttp.web`` server that answers like both vendors.
+
+    - ``GET /v1/user-based-api/history``: a generated history per user (``offers_per_user``
+      offers), the vendor's own sample for ``user12345``; 400 when a required parameter is
+      missing.
+    - ``GET /api/v1/users/{uid}/personalized``: ``numoffers`` generated offers; 400 when
+      ``wall``/``numoffers`` are missing or out of range, or ``device`` is unknown.
+
+    Scripted answers (:meth:`script`, :meth:`always`) override the defaults per user id.
+    """
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0, offers_per_user: int = 3
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.seed = seed
+        self.offers_per_user = offers_per_user
+        self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._scripts: dict[tuple[str, Endpoint | None], deque[Answer]] = defaultdict(deque)
+        self._always: dict[tuple[str, Endpoint | None], Answer] = {}
+        self._runner: web.AppRunner | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def start(self) -> StandInServer:
+        app = web.Application()
+        app.router.add_get(_HISTORY_PATH, self._history)
+        app.router.add_get(_PERSONALIZED_ROUTE, self._personalized)
+        # handler_cancellation: a handler whose client went away (timeout) is cancelled,
+        # so a hung answer never outlives the test.
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
+                               shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        self._runner = runner
+        return self
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> StandInServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        """The base URL of both endpoints, e.g. ``http://127.0.0.1:41234``."""
+        return f"http://{self.host}:{self.port}"
+
+    def session_urls(self) -> dict[str, str]:
+        """``adgate_base_url`` and ``revu_base_url`` for :class:`~adgate_async.AsyncSession`."""
+        return {"adgate_base_url": self.url, "revu_base_url": self.url}
+
+    # -------------------------------------------------------------- scripting
+
+    def script(self, user_id: str, *answers: Answer, endpoint: Endpoint | None = None) -> None:
+        """Queue answers for ``user_id``: one per request, in order; then the default again.
+
+        ``endpoint`` limits them to one endpoint (both by default).
+        """
+        self._scripts[(user_id, endpoint)].extend(answers)
+
+    def always(self, user_id: str, answer: Answer, *, endpoint: Endpoint | None = None) -> None:
+        """Answer every request for ``user_id`` with ``answer`` (after any queued ones)."""
+        self._always[(user_id, endpoint)] = answer
+
+    def count(self, user_id: str | None = None, endpoint: Endpoint | None = None) -> int:
+        """How many requests were received (for one user and/or endpoint)."""
+        return sum(
+            1 for r in self.requests
+            if (user_id is None or r.user_id == user_id)
+            and (endpoint is None or r.endpoint == endpoint)
+        )
+
+    def reset_counters(self) -> None:
+        """Forget the requests received and the peak in flight."""
+        self.requests.clear()
+        self.peak_in_flight = self.in_flight
+
+    def _scripted(self, user_id: str, endpoint: Endpoint) -> Answer | None:
+        for key in ((user_id, endpoint), (user_id, None)):
+            queue = self._scripts.get(key)
+            if queue:
+                return queue.popleft()
+        for key in ((user_id, endpoint), (user_id, None)):
+            if key in self._always:
+                return self._always[key]
+        return None
+
+    # --------------------------------------------------------------- handlers
+
+    async def _history(self, request: web.Request) -> web.StreamResponse:
+        user_id = request.query.get("user_id", "")
+        return await self._serve(request, "history", user_id, self._history_body)
+
+    async def _personalized(self, request: web.Request) -> web.StreamResponse:
+        uid = request.match_info["uid"]
+        return await self._serve(request, "personalized", uid, self._personalized_body)
+
+    async def _serve(self, request: web.Request, endpoint: Endpoint, user_id: str,
+                     default: Any) -> web.StreamResponse:
+        self.requests.append(RecordedRequest(
+            endpoint=endpoint, user_id=user_id, path=request.raw_path.split("?", 1)[0],
+            query=dict(request.query), headers=dict(request.headers),
+        ))
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            answer = self._scripted(user_id, endpoint)
+            if answer is None:
+                status, body = default(request)
+                return web.Response(status=status, body=body, content_type=_JSON)
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+            if answer.reset:
+                return self._reset(request)
+            status, body = answer.status, answer.body
+            if body is None:
+                status, body = (default(request) if 200 <= answer.status < 300
+                                else (answer.status, _error_body(answer.status)))
+                status = answer.status
+            if answer.truncate:
+                return await self._truncate(request, status, body, answer.headers)
+            return web.Response(status=status, body=body, headers=answer.headers,
+                                content_type=_JSON)
+        finally:
+            self.in_flight -= 1
+
+    @staticmethod
+    def _reset(request: web.Request) -> web.StreamResponse:
+        transport = request.transport
+        assert transport is not None
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # SO_LINGER 0: close sends a TCP RST, not a FIN
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        raise asyncio.CancelledError  # nothing more to send on this connection
+
+    @staticmethod
+    async def _truncate(request: web.Request, status: int, body: bytes,
+                        headers: Mapping[str, str]) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = _JSON
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        transport = request.transport
+        assert transport is not None
+        transport.close()
+        raise asyncio.CancelledError
+
+    def _history_body(self, request: web.Request) -> tuple[int, bytes]:
+        query = request.query
+        for name in ("aff_id", "api_key", "wall_code", "user_id"):
+            if not query.get(name):
+                return 400, _error_body(400, f"missing required parameter {name}")
+        if not query["aff_id"].isdigit():
+            return 400, _error_body(400, "aff_id must be an integer")
+        offers = self.offers_per_user
+        return 200, _history_bytes(query["user_id"], offers, self.seed)
+
+    def _personalized_body(self, request: web.Request) -> tuple[int, bytes]:
+        query = request.query
+        try:
+            wall = int(query["wall"])
+            numoffers = int(query["numoffers"])
+        except (KeyError, ValueError):
+            return 400, _error_body(400, "wall and numoffers are required integers")
+        if not 1 <= numoffers <= 500:
+            return 400, _error_body(400, "numoffers must be in 1..500")
+        if query.get("device", "desktop") not in ("desktop", "ios", "android"):
+            return 400, _error_body(400, "device must be desktop, ios or android")
+        bid_floor = query.get("bid_floor")
+        doc = make_personalized(
+            request.match_info["uid"], numoffers=numoffers, wall=wall, seed=self.seed,
+            sid3=query.get("sid3"),
+            include_sortmetric=query.get("include_sortmetric") == "true",
+            bid_floor=float(bid_floor) if bid_floor is not None else None,
+            experiment_id=query.get("experiment_id"),
+        )
+        return 200, msgspec.json.encode(doc)
+
+
+@lru_cache(maxsize=4096)
+def _history_bytes(user_id: str, offers: int, seed: int) -> bytes:
+    return msgspec.json.encode(make_history(user_id, offers, seed=seed))
+
+
+def _error_body(status: int, message: str | None = None) -> bytes:
+    return msgspec.json.encode({
+        "status": "error",
+        "support_id": 4242,
+        "error": {"code": f"HTTP_{status}", "message": message or f"stand-in error {status}"},
+    })
