@@ -62,13 +62,19 @@ class AdGateError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructors do not survive the default Exception pickling; rebuild
         # from the instance dict instead (useful when results cross process boundaries).
-        return (_rebuild, (type(self), self.args, self.__dict__))
+        state = {
+            k: CIMultiDict(v) if isinstance(v, CIMultiDictProxy) else v
+            for k, v in self.__dict__.items()
+        }
+        return (_rebuild, (type(self), self.args, state))
 
 
 def _rebuild(cls: type[AdGateError], args: tuple[Any, ...], state: dict[str, Any]) -> AdGateError:
     exc = cls.__new__(cls)
     exc.args = args
-    exc.__dict__.update(state)
+    exc.__dict__.update(
+        {k: CIMultiDictProxy(v) if isinstance(v, CIMultiDict) else v for k, v in state.items()}
+    )
     return exc
 
 
@@ -113,6 +119,9 @@ class _RequestError(AdGateError):
 
     def __str__(self) -> str:
         return self.message + self._suffix()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
 
 class APIStatusError(_RequestError):

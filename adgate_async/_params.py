@@ -84,7 +84,7 @@ def check_base_url(name: str, value: object) -> str:
         raise InvalidParameterError(
             name, "must use https (plain http is allowed only for a loopback host)", value
         )
-    if url.query_string or url.fragment or url.user or url.password:
+    if "?" in value or "#" in value or url.user or url.password:
         raise InvalidParameterError(
             name, "must not carry a query, a fragment or credentials", value
         )
@@ -175,7 +175,7 @@ def _number(name: str, value: object) -> str:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0:  # type: ignore[operator]
         raise InvalidParameterError(name, "must be a finite number >= 0 or None", value)
-    return repr(value)
+    return _encode(name, repr(value))  # repr(1e20) is "1e+20": the "+" must be encoded
 
 
 def _text(name: str, value: object) -> str:

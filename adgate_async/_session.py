@@ -23,6 +23,7 @@ from . import _config, _params
 from ._errors import (
     AdGateError,
     APITimeoutError,
+    DecodeError,
     IPBannedError,
     Redactor,
     TransportError,
@@ -356,8 +357,9 @@ class AsyncSession:
         if 200 <= status < 300:
             try:
                 return on_success(status, body, headers, redacted, number, elapsed)
-            except AdGateError as exc:  # DecodeError
+            except DecodeError as exc:
                 self.stats.decode_errors += 1
+                exc.body = self._redactor.data(exc.body)
                 error = exc
             raise error
         status_error = error_for_status(

@@ -252,10 +252,12 @@ def make_personalized(
     eligible = rng.randint(numoffers, numoffers + 200)
     offers: list[dict[str, Any]] = []
     for rank in range(1, numoffers + 1):
-        events = [{"event_id": "base", "event_description": "Install and open",
-                   "user_reward": float(rng.choice([50, 100, 200])),
-                   "payout": round(rng.uniform(0.05, 0.5), 2), "conversion_type": 1,
-                   "attribution_window": 7}]
+        events: list[dict[str, Any]] = [
+            {"event_id": "base", "event_description": "Install and open",
+             "user_reward": float(rng.choice([50, 100, 200])),
+             "payout": round(rng.uniform(0.05, 0.5), 2), "conversion_type": 1,
+             "attribution_window": 7},
+        ]
         for level in range(rng.randint(0, 3)):
             events.append({"event_id": f"lvl{(level + 1) * 10}",
                            "event_description": f"Reach level {(level + 1) * 10}",
