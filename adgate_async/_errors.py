@@ -162,6 +162,8 @@ class APIStatusError(_RequestError):
             text += f": {self.message}"
         if self.support_id is not None:
             text += f" (support_id={self.support_id})"
+        if self.retry_after is not None:
+            text += f" (Retry-After: {self.retry_after:g} s)"
         return text + self._suffix()
 
 

@@ -173,7 +173,7 @@ def personalized_path(uid: object) -> str:
 
 def _number(name: str, value: object) -> str:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0:  # type: ignore[operator]
+    if not ok or math.copysign(1.0, value) < 0:  # type: ignore[arg-type]  # -0.0 too
         raise InvalidParameterError(name, "must be a finite number >= 0 or None", value)
     return _encode(name, repr(value))  # repr(1e20) is "1e+20": the "+" must be encoded
 

@@ -21,8 +21,7 @@ async def main() -> None:
             api_key="demo-key-not-a-secret",
             wall_code="nQug",
             wall_id=567,
-            adgate_base_url=server.url,  # http:// is accepted for loopback hosts only
-            revu_base_url=server.url,
+            **server.session_urls(),  # http:// is accepted for loopback hosts only
         ) as session:
             # AdGate Get History: the vendor's own sample response.
             history = await session.get_history(VENDOR_SAMPLE_USER_ID)

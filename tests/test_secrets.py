@@ -36,6 +36,10 @@ def chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def assert_error_clean(exc: BaseException) -> None:
+    # Our errors are raised outside the handlers of aiohttp's and msgspec's exceptions, so
+    # nothing of theirs (aiohttp's messages carry the full URL) rides along as a cause.
+    assert exc.__cause__ is None
+    assert exc.__context__ is None
     assert_clean("".join(traceback.format_exception(exc)))
     for item in chain(exc):
         assert_clean(str(item))

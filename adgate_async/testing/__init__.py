@@ -10,7 +10,7 @@ from ._data import (
     make_history,
     make_personalized,
 )
-from ._server import Answer, RecordedRequest, StandInServer
+from ._server import Answer, RecordedRequest, SessionURLs, StandInServer
 
 __all__ = [
     "VENDOR_HISTORY_SAMPLE",
@@ -18,6 +18,7 @@ __all__ = [
     "VENDOR_SAMPLE_USER_ID",
     "Answer",
     "RecordedRequest",
+    "SessionURLs",
     "StandInServer",
     "make_history",
     "make_personalized",

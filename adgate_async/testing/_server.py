@@ -21,7 +21,7 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import msgspec
 from aiohttp import web
@@ -33,6 +33,13 @@ Endpoint = Literal["history", "personalized"]
 _HISTORY_PATH = "/v1/user-based-api/history"
 _PERSONALIZED_ROUTE = "/api/v1/users/{uid}/personalized"
 _JSON = "application/json"
+
+
+class SessionURLs(TypedDict):
+    """Both base URLs, ready to pass as ``AsyncSession(..., **server.session_urls())``."""
+
+    adgate_base_url: str
+    revu_base_url: str
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,6 @@ class StandInServer:
         self._scripts: dict[tuple[str, Endpoint | None], deque[Answer]] = defaultdict(deque)
         self._always: dict[tuple[str, Endpoint | None], Answer] = {}
         self._runner: web.AppRunner | None = None
-        self._handlers: set[asyncio.Task[Any]] = set()
 
     # -------------------------------------------------------------- lifecycle
 
@@ -172,7 +178,7 @@ class StandInServer:
         """The base URL of both endpoints, e.g. ``http://127.0.0.1:41234``."""
         return f"http://{self.host}:{self.port}"
 
-    def session_urls(self) -> dict[str, str]:
+    def session_urls(self) -> SessionURLs:
         """``adgate_base_url`` and ``revu_base_url`` for :class:`~adgate_async.AsyncSession`."""
         return {"adgate_base_url": self.url, "revu_base_url": self.url}
 
@@ -241,9 +247,10 @@ class StandInServer:
                 return self._reset(request)
             status, body = answer.status, answer.body
             if body is None:
-                status, body = (default(request) if 200 <= answer.status < 300
-                                else (answer.status, _error_body(answer.status)))
-                status = answer.status
+                if 200 <= status < 300:  # the normal document (or the normal 400)
+                    status, body = default(request)
+                else:
+                    body = _error_body(status)
             if answer.truncate:
                 return await self._truncate(request, status, body, answer.headers)
             return web.Response(status=status, body=body, headers=answer.headers,
