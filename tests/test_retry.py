@@ -31,6 +31,10 @@ from ._support import make_session, wait_until
 URL = "http://127.0.0.1:1/x"
 
 
+async def no_sleep(seconds: float) -> None:
+    return None
+
+
 def status_error(status: int, retry_after: float | None = None) -> APIStatusError:
     cls = ServerError if status >= 500 else RateLimitError if status == 429 else APIStatusError
     return cls("m", status=status, method="GET", url=URL, retry_after=retry_after)
@@ -118,10 +122,7 @@ async def test_retry_loop_sleeps_between_attempts_and_returns() -> None:
 
 
 async def test_retry_loop_raises_the_last_typed_error_not_retry_error() -> None:
-    async def sleep(seconds: float) -> None:
-        return None
-
-    policy = RetryPolicy(max_retries=2, sleep=sleep)
+    policy = RetryPolicy(max_retries=2, sleep=no_sleep)
 
     async def attempt(n: int) -> None:
         raise status_error(500 + n)
@@ -133,9 +134,6 @@ async def test_retry_loop_raises_the_last_typed_error_not_retry_error() -> None:
 
 
 async def test_retry_loop_stops_at_a_non_retryable_error() -> None:
-    async def sleep(seconds: float) -> None:
-        return None
-
     calls: list[int] = []
 
     async def attempt(n: int) -> None:
@@ -143,16 +141,13 @@ async def test_retry_loop_stops_at_a_non_retryable_error() -> None:
         raise BadRequestError("bad", status=400, method="GET", url=URL)
 
     with pytest.raises(BadRequestError):
-        await RetryPolicy(max_retries=5, sleep=sleep).retry(
+        await RetryPolicy(max_retries=5, sleep=no_sleep).retry(
             status_error(500), attempt, lambda e, d, n: None
         )
     assert calls == [2]
 
 
 async def test_retry_loop_never_retries_cancellation() -> None:
-    async def sleep(seconds: float) -> None:
-        return None
-
     calls: list[int] = []
 
     async def attempt(n: int) -> None:
@@ -160,7 +155,7 @@ async def test_retry_loop_never_retries_cancellation() -> None:
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        await RetryPolicy(max_retries=5, sleep=sleep).retry(
+        await RetryPolicy(max_retries=5, sleep=no_sleep).retry(
             status_error(500), attempt, lambda e, d, n: None
         )
     assert calls == [2]
