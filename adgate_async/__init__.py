@@ -6,6 +6,7 @@
         history = await s.get_history("user12345")
 """
 
+from ._bulk import UserResult
 from ._errors import (
     AdGateError,
     APIStatusError,
@@ -76,5 +77,6 @@ __all__ = [
     "TimePlayed",
     "TransportError",
     "UserBannedError",
+    "UserResult",
     "__version__",
 ]

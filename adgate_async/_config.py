@@ -22,6 +22,8 @@ RETRY_JITTER: Final = 0.25
 
 TIMEOUT: Final = 30.0
 MAX_CONNECTIONS: Final = 100
+# Default requests in flight for gather_users / iter_users (never above the pool size).
+BULK_CONCURRENCY: Final = 16
 
 USER_ID_MAX_BYTES: Final = 255
 NUMOFFERS_MIN: Final = 1

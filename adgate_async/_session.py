@@ -7,9 +7,10 @@ caller -> validation (_params) -> URL -> attempt (aiohttp) -> status mapping (_e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -20,10 +21,13 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from . import _config, _params
+from ._bulk import ProgressCallback, UserResult, check_concurrency, check_rate, run_batch
 from ._errors import (
     AdGateError,
+    APIStatusError,
     APITimeoutError,
     DecodeError,
+    InvalidParameterError,
     IPBannedError,
     Redactor,
     TransportError,
@@ -130,6 +134,7 @@ class AsyncSession:
         self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
+        self._retry_after_listeners: list[Callable[[APIStatusError], None]] = []
         self._decode_history = _Decode(HISTORY_DECODER)
         self._decode_personalized = _Decode(PERSONALIZED_DECODER)
 
@@ -202,8 +207,12 @@ class AsyncSession:
         ``lang`` is the browser's Accept-Language value; ``continue_playing=True`` asks for
         the "Continue playing" offers; ``offer_ids`` filters by offer id.
         """
-        url, redacted = self._history_url(user_id, lang, continue_playing, offer_ids)
-        return await self._send(url, redacted, self._decode_history)
+        options = ""
+        if lang is not None or continue_playing is not None or offer_ids is not None:
+            options = _params.history_options(
+                lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
+            )
+        return await self._get_history_prepared(user_id, options)
 
     async def get_personalized(
         self,
@@ -231,6 +240,126 @@ class AsyncSession:
         )
         return await self._send(url, url, self._decode_personalized)
 
+    async def gather_users(
+        self,
+        user_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None = None,
+        max_per_second: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        lang: str | None = None,
+        continue_playing: bool | None = None,
+        offer_ids: Iterable[int] | None = None,
+    ) -> list[UserResult]:
+        """The history of every user in ``user_ids``, fetched ``concurrency`` at a time.
+
+        Returns one :class:`UserResult` per input id, **in input order** (duplicates
+        included): the history, or the typed error that ended that user's call (a ban, a 404,
+        retries exhausted, a body that does not decode, an invalid id). One user's failure
+        never stops the batch. See :meth:`iter_users` for the other arguments.
+        """
+        batch = self._batch(user_ids, concurrency=concurrency, ordered=False, buffer=None,
+                            max_per_second=max_per_second, on_progress=on_progress,
+                            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
+        out: list[UserResult | None] = []
+        async with contextlib.aclosing(batch) as results:
+            async for index, result in results:
+                if index >= len(out):
+                    out.extend([None] * (index + 1 - len(out)))
+                out[index] = result
+        return out  # type: ignore[return-value]  # every slot is filled by now
+
+    def iter_users(
+        self,
+        user_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        buffer: int | None = None,
+        max_per_second: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        lang: str | None = None,
+        continue_playing: bool | None = None,
+        offer_ids: Iterable[int] | None = None,
+    ) -> AsyncIterator[UserResult]:
+        """Yield one :class:`UserResult` per input id, as soon as each completes.
+
+        - ``user_ids``: any iterable or async iterable of str, consumed lazily (a generator
+          over a huge file is fine); memory grows with ``concurrency``, not with the input.
+        - ``concurrency``: requests in flight at most (default ``min(16, max_connections)``);
+          above the connection pool size it is refused with a ValueError.
+        - ``ordered``: yield in input order instead (a slow user then holds back later ones).
+        - ``buffer``: ids in the pipeline at most (queued, in flight, or finished but not yet
+          taken); default ``4 * concurrency``. A slow consumer pauses the workers.
+        - ``max_per_second``: start at most this many requests per second.
+        - ``on_progress(done, total, errors)``: called after each result; ``total`` is None
+          when the input has no ``len()``.
+        - ``lang``, ``continue_playing``, ``offer_ids``: as for :meth:`get_history`, for every
+          user; checked here, before any request.
+
+        Whenever an answer carries ``Retry-After`` with a 429 or 503, the whole batch holds
+        new requests until then. Breaking out of the loop, or cancelling the task, stops the
+        workers; for a deterministic stop use ``contextlib.aclosing(s.iter_users(...))``.
+        """
+        batch = self._batch(user_ids, concurrency=concurrency, ordered=ordered, buffer=buffer,
+                            max_per_second=max_per_second, on_progress=on_progress,
+                            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
+        return _results_only(batch)
+
+    def _batch(
+        self,
+        user_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None,
+        ordered: bool,
+        buffer: int | None,
+        max_per_second: float | None,
+        on_progress: ProgressCallback | None,
+        lang: str | None,
+        continue_playing: bool | None,
+        offer_ids: Iterable[int] | None,
+    ) -> AsyncGenerator[tuple[int, UserResult], None]:
+        """Validate everything, then hand over to the bulk engine (nothing runs until
+        the first item is asked for)."""
+        if self._closed:
+            raise RuntimeError("this AsyncSession is closed; create a new one")
+        if isinstance(user_ids, str | bytes) or not isinstance(
+            user_ids, Iterable | AsyncIterable
+        ):
+            raise InvalidParameterError(
+                "user_ids", "must be an iterable or async iterable of str ids", user_ids
+            )
+        pool = self._pool_size()
+        if concurrency is None:
+            concurrency = min(_config.BULK_CONCURRENCY, pool or _config.BULK_CONCURRENCY)
+        concurrency = check_concurrency(concurrency, pool)
+        if buffer is None:
+            buffer = 4 * concurrency
+        elif type(buffer) is not int or buffer < concurrency:
+            raise InvalidParameterError(
+                "buffer", f"must be an int >= concurrency ({concurrency})", buffer
+            )
+        if not isinstance(ordered, bool):
+            raise InvalidParameterError("ordered", "must be a bool", ordered)
+        if on_progress is not None and not callable(on_progress):
+            raise InvalidParameterError("on_progress", "must be callable or None", on_progress)
+        options = _params.history_options(
+            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
+        )
+        return run_batch(
+            self, user_ids, concurrency=concurrency, window=buffer, options=options,
+            max_per_second=check_rate(max_per_second), on_progress=on_progress,
+            ordered=ordered,
+        )
+
+    def _pool_size(self) -> int | None:
+        """How many connections the pool allows (None: no limit)."""
+        if self._owns_client:
+            return self._max_connections
+        connector = self._client.connector if self._client is not None else None
+        limit = getattr(connector, "limit", 0)
+        return limit if isinstance(limit, int) and limit > 0 else None
+
     @property
     def with_raw_response(self) -> RawResponseCalls:
         """The same calls, returning :class:`RawResponse` (status, headers, body bytes)::
@@ -243,21 +372,14 @@ class AsyncSession:
 
     # ------------------------------------------------------------- URL building
 
-    def _history_url(
-        self,
-        user_id: object,
-        lang: object,
-        continue_playing: object,
-        offer_ids: object,
-    ) -> tuple[str, str]:
-        _params.check_user_id(user_id)
-        assert isinstance(user_id, str)
-        tail = quote(user_id, safe="")
-        if lang is not None or continue_playing is not None or offer_ids is not None:
-            tail += _params.history_options(
-                lang=lang, continue_playing=continue_playing, offer_ids=offer_ids,  # type: ignore[arg-type]
-            )
+    def _history_url(self, user_id: object, options: str) -> tuple[str, str]:
+        """The URL and its redacted twin; ``options`` comes from ``history_options``."""
+        tail = quote(_params.check_user_id(user_id), safe="") + options
         return self._history_prefix + tail, self._history_prefix_redacted + tail
+
+    async def _get_history_prepared(self, user_id: object, options: str) -> History:
+        url, redacted = self._history_url(user_id, options)
+        return await self._send(url, redacted, self._decode_history)
 
     def _personalized_url(self, uid: object, *, wall: object, **query: object) -> str:
         path = _params.personalized_path(uid)
@@ -371,7 +493,23 @@ class AsyncSession:
         status_error.attempts = number
         if isinstance(status_error, UserBannedError | IPBannedError):
             self.stats.bans += 1
+        if status_error.retry_after is not None:
+            for listener in tuple(self._retry_after_listeners):
+                listener(status_error)
         raise status_error
+
+    def _on_retry_after(self, listener: Callable[[APIStatusError], None]) -> Callable[[], None]:
+        """Tell ``listener`` of every answer carrying Retry-After; returns the unsubscriber."""
+        self._retry_after_listeners.append(listener)
+        return lambda: self._retry_after_listeners.remove(listener)
+
+
+async def _results_only(
+    batch: AsyncGenerator[tuple[int, UserResult], None],
+) -> AsyncIterator[UserResult]:
+    async with contextlib.aclosing(batch) as results:
+        async for _, result in results:
+            yield result
 
 
 class _Decode:
@@ -432,7 +570,10 @@ class RawResponseCalls:
     ) -> RawResponse[History]:
         """Like :meth:`AsyncSession.get_history`, but undecoded."""
         s = self._session
-        url, redacted = s._history_url(user_id, lang, continue_playing, offer_ids)
+        options = _params.history_options(
+            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
+        )
+        url, redacted = s._history_url(user_id, options)
         return await s._send(url, redacted, _Raw(HISTORY_DECODER))
 
     async def get_personalized(

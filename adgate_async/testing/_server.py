@@ -117,6 +117,8 @@ class RecordedRequest:
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
+    #: When it arrived, on the event loop's clock (``loop.time()``).
+    time: float = 0.0
 
 
 class StandInServer:
@@ -132,12 +134,25 @@ class StandInServer:
     """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0, offers_per_user: int = 3
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        offers_per_user: int = 3,
+        delay: float = 0.0,
+        record: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.seed = seed
         self.offers_per_user = offers_per_user
+        #: Seconds every unscripted answer waits before it is sent (a server's latency).
+        self.delay = delay
+        #: Keep every request in :attr:`requests` (turn off for runs of millions of users:
+        #: :attr:`total_requests` still counts them).
+        self.record = record
+        self.total_requests = 0
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -197,6 +212,10 @@ class StandInServer:
 
     def count(self, user_id: str | None = None, endpoint: Endpoint | None = None) -> int:
         """How many requests were received (for one user and/or endpoint)."""
+        if user_id is None and endpoint is None:
+            return self.total_requests
+        if not self.record:
+            raise RuntimeError("per-user counts need StandInServer(record=True)")
         return sum(
             1 for r in self.requests
             if (user_id is None or r.user_id == user_id)
@@ -206,6 +225,7 @@ class StandInServer:
     def reset_counters(self) -> None:
         """Forget the requests received and the peak in flight."""
         self.requests.clear()
+        self.total_requests = 0
         self.peak_in_flight = self.in_flight
 
     def _scripted(self, user_id: str, endpoint: Endpoint) -> Answer | None:
@@ -230,15 +250,20 @@ class StandInServer:
 
     async def _serve(self, request: web.Request, endpoint: Endpoint, user_id: str,
                      default: Any) -> web.StreamResponse:
-        self.requests.append(RecordedRequest(
-            endpoint=endpoint, user_id=user_id, path=request.raw_path.split("?", 1)[0],
-            query=dict(request.query), headers=dict(request.headers),
-        ))
+        self.total_requests += 1
+        if self.record:
+            self.requests.append(RecordedRequest(
+                endpoint=endpoint, user_id=user_id, path=request.raw_path.split("?", 1)[0],
+                query=dict(request.query), headers=dict(request.headers),
+                time=asyncio.get_running_loop().time(),
+            ))
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             answer = self._scripted(user_id, endpoint)
             if answer is None:
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 status, body = default(request)
                 return web.Response(status=status, body=body, content_type=_JSON)
             if answer.delay:
@@ -313,7 +338,7 @@ class StandInServer:
         return 200, msgspec.json.encode(doc)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _history_bytes(user_id: str, offers: int, seed: int) -> bytes:
     return msgspec.json.encode(make_history(user_id, offers, seed=seed))
 
