@@ -1,0 +1,192 @@
+"""The adgate-async command, run as a real subprocess against the stand-in server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from adgate_async.cli import main, script_demo_faults
+from adgate_async.testing import Answer, StandInServer
+
+from ._support import AFF_ID, API_KEY, WALL_CODE, WALL_ID
+
+
+def env_for(server: StandInServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADGATE_", "REVU_"))}
+    env.update(ADGATE_AFF_ID=str(AFF_ID), ADGATE_API_KEY=API_KEY, ADGATE_WALL_CODE=WALL_CODE,
+               REVU_WALL_ID=str(WALL_ID))
+    return env
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes = b"",
+                  prelude: str = "") -> tuple[int, str, str]:
+    code = f"{prelude}import sys; from adgate_async.cli import main; sys.exit(main())"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, *args, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def urls(server: StandInServer) -> list[str]:
+    return ["--adgate-base-url", server.url, "--revu-base-url", server.url]
+
+
+async def test_bulk_over_a_file_writes_one_line_per_user(
+    server: StandInServer, tmp_path: Path
+) -> None:
+    ids = [f"user{i}" for i in range(1000)]
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+    out = tmp_path / "out.jsonl"
+    rc, stdout, stderr = await run_cli(
+        "bulk", str(tmp_path / "ids.txt"), "-o", str(out), "--concurrency", "8",
+        *urls(server), env=env_for(server),
+    )
+    assert rc == 0, stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 1000
+    assert sorted(line["user_id"] for line in lines) == sorted(ids)
+    assert all(len(line["history"]["data"]) == 3 for line in lines)
+    assert "users 1000  ok 1000  errors 0" in stderr
+    assert stdout == ""
+    assert API_KEY not in stderr
+    assert server.count() == 1000
+
+
+async def test_bulk_reports_failures_and_exits_1(server: StandInServer) -> None:
+    server.always("u2", Answer.ban("USER_BANNED", support_id=77))
+    server.always("u4", Answer.error(404))
+    stdin = b"u1\nu2\n\nu3\nu4\nu5\n"
+    rc, stdout, stderr = await run_cli("bulk", "-", "--ordered", *urls(server),
+                                       env=env_for(server), stdin=stdin)
+    assert rc == 1
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert [line["user_id"] for line in lines] == ["u1", "u2", "u3", "u4", "u5"]
+    assert lines[1]["error"] == {
+        "type": "UserBannedError", "status": 403, "code": "USER_BANNED",
+        "message": "user banned", "support_id": 77, "attempts": 1,
+    }
+    assert lines[3]["error"]["type"] == "NotFoundError"
+    assert "users 5  ok 3  errors 2" in stderr
+    assert "skipped 1 blank lines" in stderr
+    assert API_KEY not in stdout + stderr
+
+
+async def test_progress_bar_and_verbose_logs_never_show_the_key(
+    server: StandInServer, tmp_path: Path
+) -> None:
+    server.script("u1", Answer.error(500))
+    (tmp_path / "ids.txt").write_text("u1\nu2\nu3\n")
+    rc, _, stderr = await run_cli("bulk", str(tmp_path / "ids.txt"), "--progress", "-v",
+                                  "-o", str(tmp_path / "o.jsonl"), *urls(server),
+                                  env=env_for(server))
+    assert rc == 0, stderr
+    assert "user/s" in stderr  # the tqdm bar
+    assert "errors 0" in stderr
+    assert "api_key=***" in stderr  # the DEBUG lines, redacted
+    assert API_KEY not in stderr
+
+
+async def test_bulk_runs_without_tqdm(server: StandInServer) -> None:
+    rc, stdout, stderr = await run_cli("bulk", "-", "--progress", *urls(server),
+                                       env=env_for(server), stdin=b"u1\n",
+                                       prelude="import sys; sys.modules['tqdm'] = None; ")
+    assert rc == 0, stderr
+    assert "install the 'cli' extra" in stderr
+    assert json.loads(stdout)["user_id"] == "u1"
+
+
+async def test_history_and_personalized_print_json(server: StandInServer) -> None:
+    rc, stdout, stderr = await run_cli("history", "user12345", *urls(server),
+                                       env=env_for(server))
+    assert rc == 0, stderr
+    assert json.loads(stdout)["data"][0]["offer_id"] == 360819
+    rc, stdout, stderr = await run_cli("personalized", "u1", "-n", "4", "--device", "ios",
+                                       *urls(server), env=env_for(server))
+    assert rc == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["wall_id"] == WALL_ID
+    assert len(doc["offers"]) == 4
+    assert "api_key" not in server.requests[-1].query
+
+
+async def test_a_failed_call_exits_1_with_the_typed_error(server: StandInServer) -> None:
+    server.always("b", Answer.ban("IP_BANNED"))
+    rc, stdout, stderr = await run_cli("history", "b", *urls(server), env=env_for(server))
+    assert rc == 1
+    assert "IPBannedError" in stderr
+    assert "IP_BANNED" in stderr
+    assert stdout == ""
+    assert API_KEY not in stderr
+
+
+async def test_missing_credentials_exit_2(server: StandInServer) -> None:
+    env = {k: v for k, v in env_for(server).items() if k != "ADGATE_API_KEY"}
+    rc, _, stderr = await run_cli("history", "u", *urls(server), env=env)
+    assert rc == 2
+    assert "ADGATE_API_KEY" in stderr
+    assert server.count() == 0
+
+
+def test_bad_argument_exits_2_before_any_request(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["personalized", "u", "-n", "501", "--aff-id", "1", "--api-key", "k",
+              "--wall-code", "w", "--wall-id", "5", "--revu-base-url", "http://127.0.0.1:9"])
+    assert info.value.code == 2
+    assert "numoffers" in capsys.readouterr().err
+
+
+def test_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bulk", "--help"])
+    text = capsys.readouterr().out
+    assert "exit status" in text
+    assert "at least one user" in text
+    assert "ADGATE_API_KEY" in text
+
+
+def test_demo_accounts_for_every_user(capsys: pytest.CaptureFixture[str]) -> None:
+    class Recorder:  # what the demo scripts, to derive the expected summary from
+        def __init__(self) -> None:
+            self.fixed: dict[str, int] = {}
+            self.once: list[str] = []
+
+        def always(self, user_id: str, answer: Answer) -> None:
+            self.fixed[user_id] = answer.status
+
+        def script(self, user_id: str, *answers: Answer) -> None:
+            self.once.append(user_id)
+
+    recorder = Recorder()
+    script_demo_faults(recorder, 500)
+    banned = sum(status == 403 for status in recorder.fixed.values())
+    missing = sum(status == 404 for status in recorder.fixed.values())
+    # The demo really injects all three faults.
+    assert banned > 0
+    assert missing > 0
+    assert recorder.once
+
+    assert main(["demo", "--users", "500"]) == 0
+    err = capsys.readouterr().err
+    ok = 500 - banned - missing
+    assert f"users 500  ok {ok}  errors {banned + missing} " in err
+    assert f"UserBannedError {banned}" in err
+    assert f"NotFoundError {missing}" in err
+    assert f"retries {len(recorder.once)}" in err  # each 500 recovered after one retry
+
+
+async def test_python_dash_m_entry_point() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adgate_async", "--version", stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    assert out.decode().startswith("adgate-async ")
