@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, S
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, cast
 
+from . import _config
 from ._errors import AdGateError, APIStatusError, InvalidParameterError
 from .models.history import History
 
@@ -161,7 +162,8 @@ async def run_batch(
 
     def on_retry_after(exc: APIStatusError) -> None:
         if exc.status in PAUSE_STATUSES and exc.retry_after is not None:
-            throttle.pause(exc.retry_after)
+            # Capped like the retry wait: a far-off date must not stall the batch for hours.
+            throttle.pause(min(exc.retry_after, _config.RETRY_AFTER_CAP))
 
     tasks = [asyncio.create_task(feed(), name="adgate_async.bulk.feeder")]
     tasks += [asyncio.create_task(work_loop(), name=f"adgate_async.bulk.worker-{n}")

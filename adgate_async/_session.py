@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -281,7 +281,7 @@ class AsyncSession:
         lang: str | None = None,
         continue_playing: bool | None = None,
         offer_ids: Iterable[int] | None = None,
-    ) -> AsyncIterator[UserResult]:
+    ) -> AsyncGenerator[UserResult, None]:
         """Yield one :class:`UserResult` per input id, as soon as each completes.
 
         - ``user_ids``: any iterable or async iterable of str, consumed lazily (a generator
@@ -291,15 +291,17 @@ class AsyncSession:
         - ``ordered``: yield in input order instead (a slow user then holds back later ones).
         - ``buffer``: ids in the pipeline at most (queued, in flight, or finished but not yet
           taken); default ``4 * concurrency``. A slow consumer pauses the workers.
-        - ``max_per_second``: start at most this many requests per second.
+        - ``max_per_second``: start at most this many users per second (the retries within
+          one user's call are paced by the retry policy, not counted here).
         - ``on_progress(done, total, errors)``: called after each result; ``total`` is None
           when the input has no ``len()``.
         - ``lang``, ``continue_playing``, ``offer_ids``: as for :meth:`get_history`, for every
           user; checked here, before any request.
 
         Whenever an answer carries ``Retry-After`` with a 429 or 503, the whole batch holds
-        new requests until then. Breaking out of the loop, or cancelling the task, stops the
-        workers; for a deterministic stop use ``contextlib.aclosing(s.iter_users(...))``.
+        new requests until then (60 s at most per answer). Breaking out of the loop, or
+        cancelling the task, stops the workers; for a deterministic stop use
+        ``contextlib.aclosing(s.iter_users(...))``.
         """
         batch = self._batch(user_ids, concurrency=concurrency, ordered=ordered, buffer=buffer,
                             max_per_second=max_per_second, on_progress=on_progress,
@@ -506,7 +508,7 @@ class AsyncSession:
 
 async def _results_only(
     batch: AsyncGenerator[tuple[int, UserResult], None],
-) -> AsyncIterator[UserResult]:
+) -> AsyncGenerator[UserResult, None]:
     async with contextlib.aclosing(batch) as results:
         async for _, result in results:
             yield result

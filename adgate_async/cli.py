@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import logging
 import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -98,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = bulk_opts.add_argument_group("bulk options")
     group.add_argument("--concurrency", type=_positive_int,
                        help=f"requests in flight (default {_config.BULK_CONCURRENCY})")
-    group.add_argument("--rate", type=float, help="at most this many requests started per second")
+    group.add_argument("--rate", type=float, help="start at most this many users per second")
     group.add_argument("--ordered", action="store_true",
                        help="write results in input order (default: as they complete)")
     group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -232,7 +234,8 @@ def _print_json(model: msgspec.Struct) -> None:
 
 def error_record(error: AdGateError) -> dict[str, Any]:
     """The JSON shape of one user's error in the bulk output."""
-    record: dict[str, Any] = {"type": type(error).__name__, "status": None, "code": None,
+    record: dict[str, Any] = {"type": type(error).__name__,
+                              "status": getattr(error, "status", None), "code": None,
                               "message": error.message}
     if isinstance(error, APIStatusError):
         record.update(status=error.status, code=error.code, support_id=error.support_id)
@@ -246,8 +249,15 @@ def result_line(result: UserResult) -> bytes:
     if result.error is None:
         doc: dict[str, Any] = {"user_id": result.user_id, "history": result.history}
     else:
-        doc = {"user_id": result.user_id, "error": error_record(result.error)}
+        doc = {"user_id": _printable(result.user_id), "error": error_record(result.error)}
     return _encoder.encode(doc) + b"\n"
+
+
+def _printable(user_id: str) -> str:
+    """An id read from bytes that were not UTF-8, with those bytes shown as ``\\xNN``."""
+    if user_id.isascii():
+        return user_id
+    return user_id.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class Tally:
@@ -315,7 +325,10 @@ def _read_ids(stream: IO[str], skipped: list[int]) -> Iterator[str]:
 
 
 def _count_ids(path: str) -> int | None:
+    """Ids in a regular file; None for anything else (a pipe can be read only once)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as fh:
             return sum(1 for line in fh if line.rstrip(b"\r\n"))
     except OSError:
@@ -355,6 +368,8 @@ async def run_bulk(
 def _open_input(path: str, stack: contextlib.ExitStack) -> tuple[IO[str], int | None]:
     """The id source and, for a regular file, how many ids it holds (for the ETA)."""
     if path == "-":
+        if isinstance(sys.stdin, io.TextIOWrapper):  # bad UTF-8: a per-user error, not a crash
+            sys.stdin.reconfigure(errors="surrogateescape")
         return sys.stdin, None
     try:
         source = stack.enter_context(  # closed by the caller's ExitStack

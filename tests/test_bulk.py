@@ -99,10 +99,10 @@ async def test_a_slow_consumer_pauses_the_workers(server: StandInServer) -> None
     async with (
         make_session(**server.session_urls()) as s,
         contextlib.aclosing(
-            s.iter_users((f"u{i}" for i in range(1000)), concurrency=4, buffer=8)  # type: ignore[type-var]
+            s.iter_users((f"u{i}" for i in range(1000)), concurrency=4, buffer=8)
         ) as results,
     ):
-        await anext(results)  # type: ignore[arg-type]
+        await anext(results)
         await asyncio.sleep(0.3)  # a consumer busy elsewhere
         assert server.count() <= 8 + 1
     assert server.count() <= 8 + 1
@@ -122,6 +122,19 @@ async def test_429_retry_after_pauses_the_whole_batch() -> None:
     assert not [d for d in later if 0.05 < d < 0.9], later[:10]
     assert later[-1] >= 0.9
     assert s.stats.retries_by_reason == {"http_429": 1}
+
+
+async def test_the_shared_pause_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(adgate_async._config, "RETRY_AFTER_CAP", 0.5)
+    async with StandInServer() as server:
+        server.script("u1", Answer.error(429, retry_after=30))
+        async with make_session(max_retries=0, **server.session_urls()) as s:
+            started = time.monotonic()
+            results = await s.gather_users([f"u{i}" for i in range(8)], concurrency=2)
+            elapsed = time.monotonic() - started
+    assert [r.ok for r in results] == [True, False] + [True] * 6
+    assert results[1].error.retry_after == 30  # type: ignore[union-attr]
+    assert 0.4 <= elapsed < 5  # paused for the cap (0.5 s), not the 30 s asked for
 
 
 async def test_max_per_second_limits_the_start_rate(server: StandInServer) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adgate_async.cli import main, script_demo_faults
+from adgate_async.cli import _count_ids, main, script_demo_faults
 from adgate_async.testing import Answer, StandInServer
 
 from ._support import AFF_ID, API_KEY, WALL_CODE, WALL_ID
@@ -78,6 +78,27 @@ async def test_bulk_reports_failures_and_exits_1(server: StandInServer) -> None:
     assert "users 5  ok 3  errors 2" in stderr
     assert "skipped 1 blank lines" in stderr
     assert API_KEY not in stdout + stderr
+
+
+async def test_bad_utf8_on_stdin_is_a_per_user_error(server: StandInServer) -> None:
+    rc, stdout, stderr = await run_cli("bulk", "-", *urls(server), env=env_for(server),
+                                       stdin=b"u1\n\xff\xfebad\nu3\n")
+    assert rc == 1, stderr
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert len(lines) == 3
+    bad = [line for line in lines if "error" in line]
+    assert len(bad) == 1
+    assert bad[0]["error"]["type"] == "InvalidParameterError"
+    assert server.count() == 2
+
+
+def test_only_regular_files_are_counted_ahead(tmp_path: Path) -> None:
+    regular = tmp_path / "ids.txt"
+    regular.write_bytes(b"a\n\nb\r\nc")
+    assert _count_ids(str(regular)) == 3
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert _count_ids(str(fifo)) is None  # a pipe can be read once: never pre-read it
 
 
 async def test_progress_bar_and_verbose_logs_never_show_the_key(
