@@ -143,18 +143,21 @@ async def run_batch(
         for _ in range(concurrency):
             work.put_nowait(_DONE)
 
+    async def fetch(user_id: str) -> UserResult:
+        try:
+            history = await session._get_history_prepared(user_id, options)
+        except AdGateError as exc:
+            return UserResult(user_id=str(user_id), error=exc)
+        return UserResult(user_id=user_id, history=history)
+
     async def work_loop() -> None:
         try:
             while (item := await work.get()) is not _DONE:
                 index, user_id = cast("tuple[int, str]", item)
                 await throttle.wait()
-                try:
-                    history = await session._get_history_prepared(user_id, options)
-                except AdGateError as exc:
-                    result = UserResult(user_id=str(user_id), error=exc)
-                else:
-                    result = UserResult(user_id=user_id, history=history)
-                results.put_nowait((index, result))
+                # No local keeps the result: a worker must not hold the last user's history
+                # alive while it waits for the next answer (it costs memory and cache).
+                results.put_nowait((index, await fetch(user_id)))
         except Exception as exc:  # a bug or a closed session: abort the batch
             results.put_nowait(exc)
         finally:
@@ -185,7 +188,9 @@ async def run_batch(
             if on_progress is not None:
                 on_progress(done, total, errors)
             if not ordered:
+                del item
                 yield index, result
+                del result  # not held while waiting for the next one
                 slots.release()
                 continue
             pending[index] = result

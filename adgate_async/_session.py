@@ -510,8 +510,9 @@ async def _results_only(
     batch: AsyncGenerator[tuple[int, UserResult], None],
 ) -> AsyncGenerator[UserResult, None]:
     async with contextlib.aclosing(batch) as results:
-        async for _, result in results:
-            yield result
+        async for item in results:
+            yield item[1]
+            del item  # not held while waiting for the next one
 
 
 class _Decode:

@@ -28,11 +28,40 @@ def _serve(conn: Connection, offers: int, cpu: int) -> None:
     asyncio.run(main())
 
 
+def _serve_fixed(conn: Connection, body: bytes, cpu: int) -> None:
+    """The cheapest server aiohttp makes: the same bytes for every history request."""
+    _pin(cpu)
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/v1/user-based-api/history", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        conn.send(f"http://127.0.0.1:{runner.addresses[0][1]}")
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
 @contextmanager
-def server_process(offers: int = 5, server_cpu: int = 1, client_cpu: int = 0) -> Iterator[str]:
-    """Start the server in a child process; yield its base URL; stop it afterwards."""
+def server_process(
+    offers: int = 5, server_cpu: int = 1, client_cpu: int = 0, fixed_body: bytes | None = None
+) -> Iterator[str]:
+    """Start a server in a child process; yield its base URL; stop it afterwards.
+
+    With ``fixed_body`` it is a minimal server answering that body to every history request;
+    otherwise the stand-in server with ``offers`` offers per generated user.
+    """
     parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(target=_serve, args=(child, offers, server_cpu))
+    target, arg = (_serve, offers) if fixed_body is None else (_serve_fixed, fixed_body)
+    proc = mp.get_context("spawn").Process(target=target, args=(child, arg, server_cpu))
     proc.start()
     try:
         url: str = parent.recv()

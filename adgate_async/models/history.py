@@ -90,55 +90,53 @@ class AppMetadata(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """One reward step of an offer, with the user's progress on it."""
+    """One reward step of an offer, with the user's progress on it.
+
+    Fields are declared in the order the vendor sends them: msgspec decodes fastest that way.
+    """
 
     uuid: str
     name: str
     #: ``"flat"`` or ``"dynamic"`` (see :class:`EventType`).
     type: str
     payable: bool
-    #: ``"viewed"``, ``"pending"``, ``"completed"`` or ``"cancelled"`` (see :class:`EventStatus`).
-    status: str
-    approved_conversions: int
-    pending_conversions: int
+    #: 1 Install, 2 Event, 3 Purchase, None for N/A.
+    event_type_id: int | None = None
     #: 0 when not payable, None for dynamic events.
     flat_points: float | None = None
+    flat_payout: float | None = None
     #: None without a promotion.
     flat_promotional_points: float | None = None
-    flat_payout: float | None = None
     #: ``"up_to"``, ``"commission"`` or None (see :class:`DynamicDisplayType`).
     dynamic_display_type: str | None = None
     dynamic_points: float | None = None
-    dynamic_promotional_points: float | None = None
     dynamic_payout: float | None = None
+    dynamic_promotional_points: float | None = None
     approved_points: float | None = None
+    approved_conversions: int
     pending_points: float | None = None
-    #: In the vendor's sample, not in its table.
-    cancelled_conversions: int = 0
+    pending_conversions: int
     #: In the vendor's sample, not in its table.
     cancelled_points: float | None = None
-    #: 1 Install, 2 Event, 3 Purchase, None for N/A.
-    event_type_id: int | None = None
+    #: In the vendor's sample, not in its table.
+    cancelled_conversions: int = 0
+    #: ``"viewed"``, ``"pending"``, ``"completed"`` or ``"cancelled"`` (see :class:`EventStatus`).
+    status: str
     #: Not in the vendor's sample: None when absent.
     multiple_conversions_allowed: bool | None = None
     time_played: TimePlayed | None = None
 
 
 class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """One offer the user interacted with, and the points earned on it."""
+    """One offer the user interacted with, and the points earned on it.
+
+    Fields are declared in the order the vendor sends them: msgspec decodes fastest that way.
+    """
 
     offer_id: int
+    icon_url: str
     #: The offer's title as shown to the user.
     anchor: str
-    description: str
-    requirements: str
-    #: Contains a ``${sitename}`` macro for the publisher to replace.
-    disclaimer: str
-    confirmation_time: str
-    categories: list[str]
-    icon_url: str
-    #: Where to send the user. Kept as given, never validated as a URL.
-    continue_url: str
     #: Unix timestamp (seconds) of the latest click or conversion.
     latest_date: int
     #: Points earned, pending excluded.
@@ -146,6 +144,7 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     completed_events: int
     completed: bool
     total_points: float
+    total_promotional_points: float | None = None
     total_approved_points: float
     total_pending_points: float
     #: Charged back.
@@ -154,17 +153,24 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     total_approved_events: int
     total_pending_events: int
     total_cancelled_events: int
-    has_pending_conversions: bool
-    contact_url: str
     events: list[HistoryEvent]
-    is_game: bool
-    total_promotional_points: float | None = None
     #: uuid of the next completable event (non-payable included).
     next_event: str | None = None
     #: uuid of the next payable event.
     next_payable_event: str | None = None
+    description: str
+    requirements: str
+    #: Contains a ``${sitename}`` macro for the publisher to replace.
+    disclaimer: str
+    confirmation_time: str
+    categories: list[str]
+    contact_url: str
+    #: Where to send the user. Kept as given, never validated as a URL.
+    continue_url: str
+    has_pending_conversions: bool
     #: Session hours left since the first converting click.
     hours_left: int | None = None
+    is_game: bool
     #: Not in the vendor's sample: None when absent.
     app_metadata: AppMetadata | None = None
 

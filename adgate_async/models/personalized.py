@@ -65,47 +65,51 @@ class Creative(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class PersonalizedOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """One ranked offer with a click URL already personalized for the user."""
+    """One ranked offer with a click URL already personalized for the user.
 
+    Fields are declared in the order of the vendor's documented example (msgspec decodes
+    fastest when the wire order matches); reconstructed fields sit where the stand-in puts them.
+    """
+
+    offer_id: int | None = None
+    #: Internal / campaign name.
+    offer_name: str | None = None
+    #: Short marketing headline.
+    headline: str | None = None
     #: Show it to the user.
     description: str
     #: Terms and requirements; show it to the user.
     offer_terms: str
+    tag: str | None = None
+    category: str | None = None
     #: Content category 0..11 (see :class:`OfferType`).
     offer_type: int
     #: Virtual currency over all events.
     total_user_reward: float
+    #: Publisher payout in USD over all events.
+    total_payout: float | None = None
+    #: Days; events may override.
+    attribution_window: int | None = None
     events: list[OfferEvent]
     #: Complete user-specific tracking URL: serve it unmodified.
     click_url: str
+    eligible: bool | None = None
     #: The user has started it.
     in_progress: bool
     #: The user has finished it.
     user_completed: bool
     #: Rank in this response, 1 = best.
     hot_offers_order: int
-    #: Personalization score; present with ``include_sortmetric=True``.
-    sortmetric: float | None = None
-    #: Present with ``include_sortmetric=True``.
-    conversion_rate: float | None = None
-    offer_id: int | None = None
-    #: Internal / campaign name.
-    offer_name: str | None = None
-    #: Short marketing headline.
-    headline: str | None = None
-    tag: str | None = None
-    category: str | None = None
-    #: Publisher payout in USD over all events.
-    total_payout: float | None = None
-    #: Days; events may override.
-    attribution_window: int | None = None
-    eligible: bool | None = None
     #: Mobile app id.
     bundle_id: str | None = None
     #: Earnings per click, network-wide, last 7 days.
     epc: float | None = None
     #: Expected tracking delay (free text).
     tracking_delay: str | None = None
+    #: Personalization score; present with ``include_sortmetric=True``.
+    sortmetric: float | None = None
+    #: Present with ``include_sortmetric=True``.
+    conversion_rate: float | None = None
     creatives: list[Creative] = msgspec.field(default_factory=list)
 
 
@@ -125,12 +129,12 @@ class Personalized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     offset: int
     #: Number of offers returned.
     limit: int
-    #: Ranked, best first.
-    offers: list[PersonalizedOffer]
     #: The echo of the request's ``experiment_id``.
     experiment_id: str | None = None
     #: The echo of the floor applied.
     bid_floor: float | None = None
+    #: Ranked, best first.
+    offers: list[PersonalizedOffer]
 
 
 PERSONALIZED_DECODER = msgspec.json.Decoder(Personalized)

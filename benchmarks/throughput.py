@@ -1,0 +1,157 @@
+"""Requests/s of ``gather_users`` against raw aiohttp (+ msgspec, + json.loads) and httpx.
+
+    python -m benchmarks.throughput [--quick] [--offers 200] [--concurrency 1 16 64]
+
+One server process answers the same history body to every request (pinned to the second
+core where the OS allows; the client on the first). At each concurrency the four clients run
+in alternating rounds; the table shows the median requests/s, the client's CPU milliseconds
+per request, and each ratio against ``gather_users``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from adgate_async import AsyncSession
+from adgate_async.models import HISTORY_DECODER
+from benchmarks._payloads import history_body
+from benchmarks._report import Check, Section
+from benchmarks._server import server_process
+
+PATH = "/v1/user-based-api/history?aff_id=1&api_key=bench&wall_code=w&user_id="
+Client = Callable[[str, int, int], Awaitable[None]]
+
+
+def _ids(n: int) -> list[str]:
+    return [f"user-{i}" for i in range(n)]
+
+
+async def library(base: str, n: int, concurrency: int) -> None:
+    async with AsyncSession(aff_id=1, api_key="bench", wall_code="w", adgate_base_url=base,
+                            revu_base_url=base, max_connections=max(concurrency, 1)) as s:
+        results = await s.gather_users(_ids(n), concurrency=concurrency)
+    assert all(r.ok for r in results)
+
+
+async def _aiohttp_loop(base: str, n: int, concurrency: int,
+                        decode: Callable[[bytes], object]) -> None:
+    ids = iter(_ids(n))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as client:
+
+        async def worker() -> None:
+            for user_id in ids:
+                async with client.get(base + PATH + user_id) as resp:
+                    body = await resp.read()
+                assert resp.status == 200
+                decode(body)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def raw_msgspec(base: str, n: int, concurrency: int) -> None:
+    await _aiohttp_loop(base, n, concurrency, HISTORY_DECODER.decode)
+
+
+async def raw_json(base: str, n: int, concurrency: int) -> None:
+    await _aiohttp_loop(base, n, concurrency, json.loads)
+
+
+async def httpx_json(base: str, n: int, concurrency: int) -> None:
+    ids = iter(_ids(n))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits) as client:
+
+        async def worker() -> None:
+            for user_id in ids:
+                resp = await client.get(base + PATH + user_id)
+                assert resp.status_code == 200
+                json.loads(resp.content)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+CLIENTS: dict[str, Client] = {
+    "gather_users": library,
+    "raw aiohttp + msgspec": raw_msgspec,
+    "raw aiohttp + json.loads": raw_json,
+    "httpx + json.loads": httpx_json,
+}
+
+
+def _measure(client: Client, base: str, n: int, concurrency: int) -> tuple[float, float]:
+    """(requests/s, client CPU ms per request) for one round."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    asyncio.run(client(base, n, concurrency))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return n / wall, cpu * 1e3 / n
+
+
+def run(quick: bool = False, offers: int = 200,
+        concurrencies: tuple[int, ...] = (1, 16, 64)) -> Section:
+    rounds = 3 if quick else 5
+    seconds = 0.4 if quick else 1.5  # target length of one client's round
+    body = history_body(offers)
+    rows = [["concurrency", "client", "req/s", "CPU ms/req", "gather_users vs it"]]
+    checks: list[Check] = []
+    with server_process(fixed_body=body) as base:
+        for concurrency in concurrencies:
+            # Size the rounds from a short probe of the floor client.
+            probe, _ = _measure(raw_msgspec, base, 50 * concurrency if concurrency > 1 else 100,
+                                concurrency)
+            n = max(concurrency * 4, int(probe * seconds))
+            rates: dict[str, list[float]] = {name: [] for name in CLIENTS}
+            cpus: dict[str, list[float]] = {name: [] for name in CLIENTS}
+            for _ in range(rounds):
+                for name, client in CLIENTS.items():
+                    rate, cpu = _measure(client, base, n, concurrency)
+                    rates[name].append(rate)
+                    cpus[name].append(cpu)
+            ours = statistics.median(rates["gather_users"])
+            for name in CLIENTS:
+                rate = statistics.median(rates[name])
+                rows.append([str(concurrency), name, f"{rate:,.0f}",
+                             f"{statistics.median(cpus[name]):.3f}", f"{ours / rate:.2f}x"])
+            floor = statistics.median(rates["raw aiohttp + msgspec"])
+            if concurrency >= 16:
+                checks.append(Check(f"c={concurrency}: gather_users vs raw aiohttp + msgspec",
+                                    ours / floor, 0.9))
+            if concurrency == 64:
+                checks.append(Check("c=64: gather_users vs raw aiohttp + json.loads",
+                                    ours / statistics.median(rates["raw aiohttp + json.loads"]),
+                                    2.0))
+                checks.append(Check("c=64: gather_users vs httpx + json.loads",
+                                    ours / statistics.median(rates["httpx + json.loads"]), 3.0))
+    return Section(
+        title=f"Throughput: {offers}-offer history ({len(body):,} bytes), medians of {rounds} "
+              "alternating rounds",
+        command="python -m benchmarks.throughput" + (" --quick" if quick else ""),
+        rows=rows,
+        checks=checks,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--offers", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    args = parser.parse_args()
+    print(run(args.quick, args.offers, tuple(args.concurrency)).text())
+
+
+if __name__ == "__main__":
+    main()
