@@ -21,7 +21,14 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from . import _config, _params
-from ._bulk import ProgressCallback, UserResult, check_concurrency, check_rate, run_batch
+from ._bulk import (
+    ProgressCallback,
+    UserResult,
+    check_concurrency,
+    check_rate,
+    gather_batch,
+    run_batch,
+)
 from ._errors import (
     AdGateError,
     APIStatusError,
@@ -258,16 +265,13 @@ class AsyncSession:
         retries exhausted, a body that does not decode, an invalid id). One user's failure
         never stops the batch. See :meth:`iter_users` for the other arguments.
         """
-        batch = self._batch(user_ids, concurrency=concurrency, ordered=False, buffer=None,
-                            max_per_second=max_per_second, on_progress=on_progress,
-                            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
-        out: list[UserResult | None] = []
-        async with contextlib.aclosing(batch) as results:
-            async for index, result in results:
-                if index >= len(out):
-                    out.extend([None] * (index + 1 - len(out)))
-                out[index] = result
-        return out  # type: ignore[return-value]  # every slot is filled by now
+        concurrency, options, rate = self._batch_args(
+            user_ids, concurrency=concurrency, max_per_second=max_per_second,
+            on_progress=on_progress, lang=lang, continue_playing=continue_playing,
+            offer_ids=offer_ids,
+        )
+        return await gather_batch(self, user_ids, concurrency=concurrency, options=options,
+                                  max_per_second=rate, on_progress=on_progress)
 
     def iter_users(
         self,
@@ -323,6 +327,36 @@ class AsyncSession:
     ) -> AsyncGenerator[tuple[int, UserResult], None]:
         """Validate everything, then hand over to the bulk engine (nothing runs until
         the first item is asked for)."""
+        checked, options, rate = self._batch_args(
+            user_ids, concurrency=concurrency, max_per_second=max_per_second,
+            on_progress=on_progress, lang=lang, continue_playing=continue_playing,
+            offer_ids=offer_ids,
+        )
+        if buffer is None:
+            buffer = 4 * checked
+        elif type(buffer) is not int or buffer < checked:
+            raise InvalidParameterError(
+                "buffer", f"must be an int >= concurrency ({checked})", buffer
+            )
+        if not isinstance(ordered, bool):
+            raise InvalidParameterError("ordered", "must be a bool", ordered)
+        return run_batch(
+            self, user_ids, concurrency=checked, window=buffer, options=options,
+            max_per_second=rate, on_progress=on_progress, ordered=ordered,
+        )
+
+    def _batch_args(
+        self,
+        user_ids: object,
+        *,
+        concurrency: int | None,
+        max_per_second: float | None,
+        on_progress: ProgressCallback | None,
+        lang: str | None,
+        continue_playing: bool | None,
+        offer_ids: Iterable[int] | None,
+    ) -> tuple[int, str, float | None]:
+        """The checks every batch makes before any request: (concurrency, options, rate)."""
         if self._closed:
             raise RuntimeError("this AsyncSession is closed; create a new one")
         if isinstance(user_ids, str | bytes) or not isinstance(
@@ -334,25 +368,12 @@ class AsyncSession:
         pool = self._pool_size()
         if concurrency is None:
             concurrency = min(_config.BULK_CONCURRENCY, pool or _config.BULK_CONCURRENCY)
-        concurrency = check_concurrency(concurrency, pool)
-        if buffer is None:
-            buffer = 4 * concurrency
-        elif type(buffer) is not int or buffer < concurrency:
-            raise InvalidParameterError(
-                "buffer", f"must be an int >= concurrency ({concurrency})", buffer
-            )
-        if not isinstance(ordered, bool):
-            raise InvalidParameterError("ordered", "must be a bool", ordered)
         if on_progress is not None and not callable(on_progress):
             raise InvalidParameterError("on_progress", "must be callable or None", on_progress)
         options = _params.history_options(
             lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
         )
-        return run_batch(
-            self, user_ids, concurrency=concurrency, window=buffer, options=options,
-            max_per_second=check_rate(max_per_second), on_progress=on_progress,
-            ordered=ordered,
-        )
+        return check_concurrency(concurrency, pool), options, check_rate(max_per_second)
 
     def _pool_size(self) -> int | None:
         """How many connections the pool allows (None: no limit)."""

@@ -19,7 +19,7 @@ class Check:
 
     def line(self) -> str:
         verdict = "met" if self.met else f"MISSED by {(1 - self.value / self.target):.0%}"
-        return f"{self.name}: {self.value:.2f}x (target >= {self.target:g}x): {verdict}"
+        return f"{self.name}: {self.value:.2f}x (target >= {self.target:.3g}x): {verdict}"
 
 
 @dataclass

@@ -63,11 +63,14 @@ def server_process(
     target, arg = (_serve, offers) if fixed_body is None else (_serve_fixed, fixed_body)
     proc = mp.get_context("spawn").Process(target=target, args=(child, arg, server_cpu))
     proc.start()
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     try:
         url: str = parent.recv()
         _pin(client_cpu)
         yield url
     finally:
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
         parent.send("stop")
         proc.join(10)
         if proc.is_alive():

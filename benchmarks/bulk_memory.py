@@ -1,6 +1,6 @@
 """Peak RSS of ``iter_users`` over a generator of N ids: flat in N, growing with concurrency.
 
-    python benchmarks/bulk_memory.py [--counts 10000 100000] [--concurrency 64]
+    python -m benchmarks.bulk_memory [--quick] [--counts 10000 100000] [--concurrency 64]
 
 Each count runs in a fresh process (so each peak is its own), against the stand-in server in
 another process; results are discarded as they arrive, as a streaming batch job would.
@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._report import Check, Section  # noqa: E402
 
 
 async def _one(base: str, count: int, concurrency: int) -> tuple[int, float]:
@@ -39,32 +42,56 @@ def child(base: str, count: int, concurrency: int) -> None:
     print(f"{count} {ok} {elapsed:.2f} {peak_kib}")
 
 
+def measure(counts: list[int], concurrency: int) -> list[tuple[int, int, float, int]]:
+    """(users, ok, seconds, peak RSS KiB) per count, each in a fresh process."""
+    from benchmarks._server import server_process
+
+    rows = []
+    with server_process(offers=1) as base:
+        for count in counts:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", base, str(count), str(concurrency)],
+                capture_output=True, text=True, check=True, cwd=ROOT,
+            ).stdout.split()
+            rows.append((int(out[0]), int(out[1]), float(out[2]), int(out[3])))
+    return rows
+
+
+def run(quick: bool = False, counts: list[int] | None = None,
+        concurrency: int = 64) -> Section:
+    if counts is None:
+        counts = [1_000, 10_000] if quick else [10_000, 100_000, 1_000_000]
+    rows = measure(counts, concurrency)
+    table = [["users", "ok", "seconds", "users/s", "peak RSS MiB"]]
+    for count, ok, elapsed, peak in rows:
+        table.append([f"{count:,}", f"{ok:,}", f"{elapsed:.1f}", f"{count / elapsed:,.0f}",
+                      f"{peak / 1024:.1f}"])
+    smallest, largest = rows[0][3], rows[-1][3]
+    return Section(
+        title=f"Bulk memory: peak RSS of iter_users over a generator of ids "
+              f"(concurrency {concurrency})",
+        command="python -m benchmarks.bulk_memory" + (" --quick" if quick else ""),
+        rows=table,
+        # Lower is better here: the check is smallest/largest, which must stay >= 1/1.5.
+        checks=[Check(f"peak RSS at {rows[0][0]:,} / at {rows[-1][0]:,} users",
+                      smallest / largest, 1 / 1.5)],
+        notes=["Each count runs in a fresh process against the stand-in server (1-offer "
+               "histories) in another; results are dropped as they arrive. The check reads "
+               "'peak RSS at the largest count is within 1.5x of that at the smallest'."],
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 100_000])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--counts", type=int, nargs="+")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
-    from benchmarks._server import server_process
-
-    rows = []
-    with server_process(offers=1) as base:
-        for count in args.counts:
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", base, str(count), str(args.concurrency)],
-                capture_output=True, text=True, check=True, cwd=ROOT,
-            ).stdout.split()
-            rows.append((int(out[0]), int(out[1]), float(out[2]), int(out[3])))
-    print(f"concurrency={args.concurrency}")
-    print(f"{'users':>10} {'ok':>10} {'seconds':>8} {'users/s':>8} {'peak RSS MiB':>13}")
-    for count, ok, elapsed, peak in rows:
-        print(f"{count:>10,} {ok:>10,} {elapsed:>8.1f} {count / elapsed:>8,.0f} "
-              f"{peak / 1024:>13.1f}")
-    if len(rows) > 1:
-        print(f"peak RSS ratio, largest/smallest count: {rows[-1][3] / rows[0][3]:.2f}")
+    print(run(args.quick, args.counts, args.concurrency).text())
 
 
 if __name__ == "__main__":
