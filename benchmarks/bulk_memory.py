@@ -36,10 +36,21 @@ async def _one(base: str, count: int, concurrency: int) -> tuple[int, float]:
         return ok, time.perf_counter() - started
 
 
+def _peak_rss_kib() -> int:
+    """This process's own peak RSS. Linux's ru_maxrss is inherited across fork, so a child
+    of a large parent would report the parent's peak; VmHWM is reset by exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child(base: str, count: int, concurrency: int) -> None:
     ok, elapsed = asyncio.run(_one(base, count, concurrency))
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{count} {ok} {elapsed:.2f} {peak_kib}")
+    print(f"{count} {ok} {elapsed:.2f} {_peak_rss_kib()}")
 
 
 def measure(counts: list[int], concurrency: int) -> list[tuple[int, int, float, int]]:
