@@ -22,6 +22,8 @@ RETRY_JITTER: Final = 0.25
 
 TIMEOUT: Final = 30.0
 MAX_CONNECTIONS: Final = 100
+# Bodies above this are refused unread (the largest real histories are a few MB).
+MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 # Default requests in flight for gather_users / iter_users (never above the pool size).
 BULK_CONCURRENCY: Final = 16
 

@@ -13,7 +13,8 @@ Every exception the client raises on purpose derives from :class:`AdGateError`::
     │   ├── RateLimitError           429
     │   └── ServerError              5xx
     ├── TransportError                               connection failed, reset, body cut short
-    │   └── APITimeoutError          the request timed out
+    │   ├── APITimeoutError          the request timed out
+    │   └── ResponseTooLargeError    the body is over max_response_bytes
     └── DecodeError                                  a 2xx body that does not match the model
 
 None of them ever holds the API key: URLs are stored with ``api_key=***``, and any text that
@@ -44,6 +45,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
     "UserBannedError",
@@ -215,6 +217,22 @@ class TransportError(_RequestError):
 
 class APITimeoutError(TransportError):
     """The request took longer than the session's ``timeout``."""
+
+
+class ResponseTooLargeError(TransportError):
+    """The body is larger than the session's ``max_response_bytes``; it was not read.
+    Never retried. ``limit`` and ``size`` (the announced length, when known) say by how much.
+    """
+
+    def __init__(self, limit: int, size: int | None, *, method: str = "GET", url: str = "",
+                 attempts: int = 1) -> None:
+        told = f"{size:,} bytes announced" if size is not None else "no length announced"
+        super().__init__(
+            f"response body exceeds max_response_bytes={limit:,} ({told}); not read",
+            method=method, url=url, attempts=attempts, retryable=False,
+        )
+        self.limit = limit
+        self.size = size
 
 
 class DecodeError(_RequestError):

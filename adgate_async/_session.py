@@ -37,6 +37,7 @@ from ._errors import (
     InvalidParameterError,
     IPBannedError,
     Redactor,
+    ResponseTooLargeError,
     TransportError,
     UserBannedError,
     error_for_status,
@@ -85,7 +86,8 @@ class AsyncSession:
     ``max_retries`` times with exponential backoff and jitter (``retry_backoff * 2**n``,
     capped at ``retry_backoff_max``); a ``Retry-After`` header wins, up to 60 s. A 403 ban
     and every other 4xx are never retried. ``timeout`` (seconds, or None for none) bounds
-    each attempt, including any wait for a free pooled connection.
+    each attempt, including any wait for a free pooled connection. A body larger than
+    ``max_response_bytes`` (default 64 MiB) is not read: ``ResponseTooLargeError``.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class AsyncSession:
         timeout: float | None = _config.TIMEOUT,
         max_connections: int = _config.MAX_CONNECTIONS,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
     ) -> None:
         self._aff_id = _params.check_positive_int("aff_id", aff_id)
         api_key = _params.check_nonempty_str("api_key", api_key, secret=True)
@@ -122,6 +125,9 @@ class AsyncSession:
         self._timeout_seconds = timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = _params.check_positive_int("max_connections", max_connections)
+        self._max_response_bytes = _params.check_positive_int(
+            "max_response_bytes", max_response_bytes
+        )
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError("session must be an aiohttp.ClientSession or None")
 
@@ -475,10 +481,17 @@ class AsyncSession:
                 raise_for_status=False,
                 headers=None if self._owns_client else self._headers,
             ) as resp:
-                body = await resp.read()
                 status = resp.status
                 headers = resp.headers
                 reason = resp.reason
+                length = resp.content_length
+                if length is not None and length <= self._max_response_bytes:
+                    body = await resp.read()  # the common case: size known and fine
+                else:
+                    body = await self._read_capped(resp)
+        except ResponseTooLargeError as exc:
+            exc.method, exc.url, exc.attempts = _GET, redacted, number
+            error = exc
         except TimeoutError:
             error = APITimeoutError(
                 f"request timed out after {self._timeout_seconds} s",
@@ -520,6 +533,21 @@ class AsyncSession:
             for listener in tuple(self._retry_after_listeners):
                 listener(status_error)
         raise status_error
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+        """Read a body of unknown (or too large) size, stopping past max_response_bytes."""
+        limit = self._max_response_bytes
+        length = resp.content_length
+        if length is not None and length > limit:
+            raise ResponseTooLargeError(limit, length)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLargeError(limit, None)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _on_retry_after(self, listener: Callable[[APIStatusError], None]) -> Callable[[], None]:
         """Tell ``listener`` of every answer carrying Retry-After; returns the unsubscriber."""

@@ -10,13 +10,16 @@ from ._data import (
     make_history,
     make_personalized,
 )
+from ._faults import FAULT_NAMES, Faults
 from ._server import Answer, RecordedRequest, SessionURLs, StandInServer
 
 __all__ = [
+    "FAULT_NAMES",
     "VENDOR_HISTORY_SAMPLE",
     "VENDOR_PERSONALIZED_SAMPLE",
     "VENDOR_SAMPLE_USER_ID",
     "Answer",
+    "Faults",
     "RecordedRequest",
     "SessionURLs",
     "StandInServer",

@@ -27,6 +27,7 @@ import msgspec
 from aiohttp import web
 
 from ._data import make_history, make_personalized
+from ._faults import Faults
 
 Endpoint = Literal["history", "personalized"]
 
@@ -56,6 +57,13 @@ class Answer:
     reset: bool = False
     #: Send the headers and half the body, then drop the connection.
     truncate: bool = False
+    #: With ``truncate``: wait this long after the half body before dropping the connection
+    #: (a body that stalls; a long stall makes the client time out).
+    stall: float = 0.0
+    #: Send the body in four pieces, this many seconds apart (a slow but good answer).
+    chunk_delay: float = 0.0
+    #: With ``chunk_delay``: announce no length (chunked transfer encoding).
+    chunked: bool = False
 
     @classmethod
     def ok(cls, *, delay: float = 0.0, body: bytes | None = None) -> Answer:
@@ -107,6 +115,19 @@ class Answer:
         """Accept the request and answer only after ``seconds`` (an hour by default)."""
         return cls(delay=seconds)
 
+    @classmethod
+    def stalled(cls, seconds: float = 3600.0) -> Answer:
+        """Headers and half the body, then nothing for ``seconds``, then a dropped
+        connection."""
+        return cls(truncate=True, stall=seconds)
+
+    @classmethod
+    def slow(cls, chunk_delay: float = 0.05, *, body: bytes | None = None,
+             chunked: bool = False) -> Answer:
+        """The normal answer, sent in four pieces ``chunk_delay`` seconds apart (with
+        ``chunked``, without a Content-Length)."""
+        return cls(chunk_delay=chunk_delay or 1e-9, body=body, chunked=chunked)
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -119,6 +140,9 @@ class RecordedRequest:
     headers: Mapping[str, str]
     #: When it arrived, on the event loop's clock (``loop.time()``).
     time: float = 0.0
+    #: The fault it was answered with: "scripted" for a scripted answer, a name from
+    #: :data:`FAULT_NAMES` for a random one (see :class:`Faults`), None for a normal answer.
+    fault: str | None = None
 
 
 class StandInServer:
@@ -142,6 +166,7 @@ class StandInServer:
         offers_per_user: int = 3,
         delay: float = 0.0,
         record: bool = True,
+        faults: Faults | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -153,6 +178,11 @@ class StandInServer:
         #: :attr:`total_requests` still counts them).
         self.record = record
         self.total_requests = 0
+        #: Random faults (see :class:`Faults`); None for none.
+        self.faults = faults
+        #: How many requests of each fault were answered (``"error"``, ``"reset"``, ...).
+        self.fault_counts: dict[str, int] = {}
+        self._requests_per_user: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -251,16 +281,25 @@ class StandInServer:
     async def _serve(self, request: web.Request, endpoint: Endpoint, user_id: str,
                      default: Any) -> web.StreamResponse:
         self.total_requests += 1
+        answer = self._scripted(user_id, endpoint)
+        fault: str | None = "scripted" if answer is not None else None
+        if answer is None and self.faults is not None:
+            nth = self._requests_per_user.get(user_id, 0)
+            self._requests_per_user[user_id] = nth + 1
+            fault = self.faults.pick(user_id, nth)
+            if fault is not None:
+                answer = _fault_answer(self.faults, fault)
+        if fault is not None:
+            self.fault_counts[fault] = self.fault_counts.get(fault, 0) + 1
         if self.record:
             self.requests.append(RecordedRequest(
                 endpoint=endpoint, user_id=user_id, path=request.raw_path.split("?", 1)[0],
                 query=dict(request.query), headers=dict(request.headers),
-                time=asyncio.get_running_loop().time(),
+                time=asyncio.get_running_loop().time(), fault=fault,
             ))
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            answer = self._scripted(user_id, endpoint)
             if answer is None:
                 if self.delay:
                     await asyncio.sleep(self.delay)
@@ -277,7 +316,11 @@ class StandInServer:
                 else:
                     body = _error_body(status)
             if answer.truncate:
-                return await self._truncate(request, status, body, answer.headers)
+                return await self._truncate(request, status, body, answer.headers,
+                                            answer.stall)
+            if answer.chunk_delay:
+                return await self._slow(request, status, body, answer.headers,
+                                        answer.chunk_delay, answer.chunked)
             return web.Response(status=status, body=body, headers=answer.headers,
                                 content_type=_JSON)
         finally:
@@ -295,16 +338,37 @@ class StandInServer:
 
     @staticmethod
     async def _truncate(request: web.Request, status: int, body: bytes,
-                        headers: Mapping[str, str]) -> web.StreamResponse:
+                        headers: Mapping[str, str], stall: float) -> web.StreamResponse:
         response = web.StreamResponse(status=status, headers=headers)
         response.content_type = _JSON
         response.content_length = len(body)
         await response.prepare(request)
         await response.write(body[: len(body) // 2])
+        if stall:
+            await asyncio.sleep(stall)
         transport = request.transport
         assert transport is not None
         transport.close()
         raise asyncio.CancelledError
+
+    @staticmethod
+    async def _slow(request: web.Request, status: int, body: bytes,
+                    headers: Mapping[str, str], chunk_delay: float,
+                    chunked: bool) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = _JSON
+        if chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = len(body)
+        await response.prepare(request)
+        step = max(1, -(-len(body) // 4))
+        for start in range(0, len(body), step):
+            if start:
+                await asyncio.sleep(chunk_delay)
+            await response.write(body[start:start + step])
+        await response.write_eof()
+        return response
 
     def _history_body(self, request: web.Request) -> tuple[int, bytes]:
         query = request.query
@@ -336,6 +400,26 @@ class StandInServer:
             experiment_id=query.get("experiment_id"),
         )
         return 200, msgspec.json.encode(doc)
+
+
+def _fault_answer(faults: Faults, fault: str) -> Answer:
+    if fault == "ban":
+        return Answer.ban("USER_BANNED")
+    if fault == "ip_ban":
+        return Answer.ban("IP_BANNED")
+    if fault == "error":
+        return Answer.error(faults.error_status)
+    if fault == "rate_limit":
+        return Answer.error(429, retry_after=faults.retry_after)
+    if fault == "reset":
+        return Answer.drop()
+    if fault == "truncate":
+        return Answer.truncated()
+    if fault == "timeout":
+        return Answer.hang(faults.hang_seconds)
+    if fault == "slow_body":
+        return Answer.slow(faults.chunk_delay)
+    raise AssertionError(f"unknown fault {fault!r}")
 
 
 @lru_cache(maxsize=1024)
