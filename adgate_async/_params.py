@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
 from yarl import URL
@@ -67,26 +67,33 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(name: str, value: object) -> str:
-    """A base URL: https, or http to a loopback host only; no query or fragment.
+def check_base_url(name: str, value: object, scrub: Callable[[str], str] = str) -> str:
+    """A base URL: https, or http to a loopback host only; no query, fragment or credentials.
 
-    Returned without a trailing slash, ready for a path to be appended.
+    Returned without a trailing slash, ready for a path to be appended. ``scrub`` redacts
+    the value before an error shows it (a URL may carry a secret).
     """
     if not isinstance(value, str) or not value:
         raise InvalidParameterError(name, "must be a non-empty str URL", value)
+    shown = scrub(value)
+    if "?" in value or "#" in value or "@" in value.split("/", 3)[2 if "//" in value else 0]:
+        # Never shown, even scrubbed: a query or userinfo is where secrets live.
+        raise InvalidParameterError(
+            name, "must not carry a query, a fragment or credentials", show=False
+        )
     try:
         url = URL(value)
     except (ValueError, TypeError):
-        raise InvalidParameterError(name, "must be a valid URL", value) from None
+        raise InvalidParameterError(name, "must be a valid URL", shown) from None
     if url.scheme not in ("https", "http") or not url.host:
-        raise InvalidParameterError(name, "must be an absolute http(s) URL with a host", value)
+        raise InvalidParameterError(name, "must be an absolute http(s) URL with a host", shown)
     if url.scheme == "http" and not _is_loopback(url.host):
         raise InvalidParameterError(
-            name, "must use https (plain http is allowed only for a loopback host)", value
+            name, "must use https (plain http is allowed only for a loopback host)", shown
         )
-    if "?" in value or "#" in value or url.user or url.password:
+    if url.user or url.password:
         raise InvalidParameterError(
-            name, "must not carry a query, a fragment or credentials", value
+            name, "must not carry a query, a fragment or credentials", show=False
         )
     return value.rstrip("/")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -20,8 +21,10 @@ def decode_body(
     method: str,
     url: str,
     attempts: int,
+    scrub: Callable[[bytes], bytes] | None = None,
 ) -> T:
-    """Decode ``body`` with ``decoder``; a mismatch raises our :class:`DecodeError`."""
+    """Decode ``body`` with ``decoder``; a mismatch raises our :class:`DecodeError` (holding
+    the body passed through ``scrub``, which takes secrets out)."""
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:  # ValidationError is a subclass
@@ -31,7 +34,7 @@ def decode_body(
         f"response body does not match {decoder.type.__name__}: {message}",
         path=decode_error_path(message),
         status=status,
-        body=body,
+        body=body if scrub is None else scrub(body),
         method=method,
         url=url,
         attempts=attempts,
@@ -47,8 +50,8 @@ class RawResponse(Generic[T]):
     model. Non-2xx answers still raise the typed errors, and retries still apply.
     """
 
-    __slots__ = ("_decoder", "attempts", "content", "elapsed", "headers", "method", "status",
-                 "url")
+    __slots__ = ("_decoder", "_scrub", "attempts", "content", "elapsed", "headers", "method",
+                 "status", "url")
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class RawResponse(Generic[T]):
         attempts: int,
         elapsed: float,
         decoder: msgspec.json.Decoder[T],
+        scrub: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.status = status
         self.headers = headers
@@ -74,6 +78,7 @@ class RawResponse(Generic[T]):
         #: Seconds the successful attempt took.
         self.elapsed = elapsed
         self._decoder = decoder
+        self._scrub = scrub
 
     def json(self) -> Any:
         """The body as plain Python objects (dicts, lists, ...)."""
@@ -81,16 +86,17 @@ class RawResponse(Generic[T]):
             return msgspec.json.decode(self.content)
         except msgspec.DecodeError as exc:
             message = str(exc)
+        body = self.content if self._scrub is None else self._scrub(self.content)
         raise DecodeError(
             f"response body is not valid JSON: {message}", path=None, status=self.status,
-            body=self.content, method=self.method, url=self.url, attempts=self.attempts,
+            body=body, method=self.method, url=self.url, attempts=self.attempts,
         )
 
     def parse(self) -> T:
         """The body decoded into the model (raises :class:`DecodeError` on a mismatch)."""
         return decode_body(
             self._decoder, self.content, status=self.status, method=self.method, url=self.url,
-            attempts=self.attempts,
+            attempts=self.attempts, scrub=self._scrub,
         )
 
     def __repr__(self) -> str:

@@ -113,8 +113,10 @@ class AsyncSession:
         self._wall_id = None if wall_id is None else _params.check_positive_int(
             "wall_id", wall_id
         )
-        adgate = _params.check_base_url("adgate_base_url", adgate_base_url)
-        self._revu_base_url = _params.check_base_url("revu_base_url", revu_base_url)
+        self._redactor = redactor = Redactor(api_key)
+        adgate = _params.check_base_url("adgate_base_url", adgate_base_url, redactor.text)
+        self._revu_base_url = _params.check_base_url("revu_base_url", revu_base_url,
+                                                     redactor.text)
         self._retry = RetryPolicy(
             max_retries=_params.check_max_retries(max_retries),
             backoff=_params.check_non_negative("retry_backoff", retry_backoff),
@@ -131,7 +133,6 @@ class AsyncSession:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError("session must be an aiohttp.ClientSession or None")
 
-        self._redactor = Redactor(api_key)
         # The fixed part of every history URL, built once; the user id is appended per call.
         fixed = (
             f"{adgate}{_config.HISTORY_PATH}?aff_id={self._aff_id}&api_key={{}}"
@@ -589,10 +590,12 @@ class _Decode:
 class _Raw:
     """A 2xx handler that keeps the answer undecoded."""
 
-    __slots__ = ("_decoder",)
+    __slots__ = ("_decoder", "_scrub")
 
-    def __init__(self, decoder: msgspec.json.Decoder[Any]) -> None:
+    def __init__(self, decoder: msgspec.json.Decoder[Any], scrub: Callable[[bytes], bytes]
+                 ) -> None:
         self._decoder = decoder
+        self._scrub = scrub
 
     def __call__(
         self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
@@ -600,7 +603,7 @@ class _Raw:
     ) -> RawResponse[Any]:
         return RawResponse(
             status=status, headers=headers, content=body, method=_GET, url=url,
-            attempts=attempts, elapsed=elapsed, decoder=self._decoder,
+            attempts=attempts, elapsed=elapsed, decoder=self._decoder, scrub=self._scrub,
         )
 
 
@@ -626,7 +629,7 @@ class RawResponseCalls:
             lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
         )
         url, redacted = s._history_url(user_id, options)
-        return await s._send(url, redacted, _Raw(HISTORY_DECODER))
+        return await s._send(url, redacted, _Raw(HISTORY_DECODER, s._redactor.data))
 
     async def get_personalized(
         self,
@@ -649,4 +652,4 @@ class RawResponseCalls:
             os_version=os_version, include_sortmetric=include_sortmetric, bid_floor=bid_floor,
             experiment_id=experiment_id,
         )
-        return await s._send(url, url, _Raw(PERSONALIZED_DECODER))
+        return await s._send(url, url, _Raw(PERSONALIZED_DECODER, s._redactor.data))
