@@ -44,8 +44,18 @@ def check_nonempty_str(name: str, value: object, *, secret: bool = False) -> str
     return value
 
 
+def _finite(value: object) -> bool:
+    """A real number (not a bool) that is finite as a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def check_non_negative(name: str, value: object, *, allow_zero: bool = True) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = _finite(value)
     if not ok or value < 0 or (not allow_zero and value == 0):  # type: ignore[operator]
         rule = "must be a finite number >= 0" if allow_zero else "must be a finite number > 0"
         raise InvalidParameterError(name, rule, value)
@@ -145,7 +155,7 @@ def history_options(
 
 
 def _offer_ids(offer_ids: object) -> str:
-    rule = "must be an iterable of positive ints (e.g. [1477425, 148199]) or None"
+    rule = "must be an iterable of positive ints below 2**63 (e.g. [1477425, 148199]) or None"
     if isinstance(offer_ids, str | bytes) or not isinstance(offer_ids, Iterable):
         raise InvalidParameterError("offer_ids", rule, offer_ids)
     items = list(offer_ids)
@@ -154,7 +164,7 @@ def _offer_ids(offer_ids: object) -> str:
             "offer_ids", "must not be empty (pass None for no filter)", offer_ids
         )
     for item in items:
-        if type(item) is not int or item < 1:
+        if type(item) is not int or not 1 <= item < 2**63:
             raise InvalidParameterError("offer_ids", rule + f"; bad item {item!r}", show=False)
     return ",".join(map(str, items))
 
@@ -179,8 +189,7 @@ def personalized_path(uid: object) -> str:
 
 
 def _number(name: str, value: object) -> str:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or math.copysign(1.0, value) < 0:  # type: ignore[arg-type]  # -0.0 too
+    if not _finite(value) or math.copysign(1.0, value) < 0:  # type: ignore[arg-type]  # -0.0 too
         raise InvalidParameterError(name, "must be a finite number >= 0 or None", value)
     return _encode(name, repr(value))  # repr(1e20) is "1e+20": the "+" must be encoded
 

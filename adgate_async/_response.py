@@ -12,6 +12,18 @@ from ._errors import DecodeError, decode_error_path
 
 T = TypeVar("T")
 
+#: What a decoder can raise on a bad body: msgspec's own errors (ValidationError included),
+#: a str field holding bytes that are not UTF-8, and nesting deeper than the C stack allows.
+DECODE_FAILURES = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a string is not valid UTF-8 (byte {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "the document is nested too deeply"
+    return str(exc)
+
 
 def decode_body(
     decoder: msgspec.json.Decoder[T],
@@ -27,8 +39,8 @@ def decode_body(
     the body passed through ``scrub``, which takes secrets out)."""
     try:
         return decoder.decode(body)
-    except msgspec.DecodeError as exc:  # ValidationError is a subclass
-        message = str(exc)
+    except DECODE_FAILURES as exc:
+        message = _describe(exc)
     # Raised outside the except block, so no msgspec exception is chained onto ours.
     raise DecodeError(
         f"response body does not match {decoder.type.__name__}: {message}",
@@ -84,8 +96,8 @@ class RawResponse(Generic[T]):
         """The body as plain Python objects (dicts, lists, ...)."""
         try:
             return msgspec.json.decode(self.content)
-        except msgspec.DecodeError as exc:
-            message = str(exc)
+        except DECODE_FAILURES as exc:
+            message = _describe(exc)
         body = self.content if self._scrub is None else self._scrub(self.content)
         raise DecodeError(
             f"response body is not valid JSON: {message}", path=None, status=self.status,

@@ -42,7 +42,7 @@ from ._errors import (
     UserBannedError,
     error_for_status,
 )
-from ._response import RawResponse, decode_body
+from ._response import DECODE_FAILURES, RawResponse, decode_body
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_reason
 from ._stats import SessionStats
 from ._version import __version__
@@ -580,7 +580,7 @@ class _Decode:
         # Fast path inline; decode_body builds the typed error on a mismatch.
         try:
             return self._decoder.decode(body)
-        except msgspec.DecodeError:
+        except DECODE_FAILURES:
             pass
         return decode_body(
             self._decoder, body, status=status, method=_GET, url=url, attempts=attempts
