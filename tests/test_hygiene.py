@@ -11,7 +11,6 @@ import logging
 import os
 import pickle
 import socket
-import sys
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,6 +30,7 @@ from adgate_async import (
 from adgate_async.testing import Answer, StandInServer
 
 from ._support import AFF_ID, API_KEY, WALL_CODE, WALL_ID, make_session, wait_until
+from .test_cli import run_cli
 from .test_secrets import FORMS, assert_clean, assert_error_clean, chain
 
 # ----------------------------------------------------------------------------- helpers
@@ -587,14 +587,7 @@ def _cli_env() -> dict[str, str]:
 
 
 async def _run_cli(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adgate_async", *args, env=_cli_env(),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=30)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli(*args, env=_cli_env(), stdin=stdin)
 
 
 def _urls(base: str) -> list[str]:
