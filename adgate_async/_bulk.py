@@ -77,6 +77,14 @@ class Throttle:
         """True when a request may start now without waiting (the common case)."""
         return not self._interval and self._pause_until <= self._loop.time()
 
+    async def wait_pause(self) -> None:
+        """Wait out the shared pause only (a retry is not a new start for the rate)."""
+        while True:  # a pause may be extended while we sleep
+            left = self._pause_until - self._loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(left)
+
     async def wait(self) -> None:
         loop = self._loop
         slot_taken = self._interval == 0.0
@@ -206,7 +214,8 @@ class _Batch:
                 # Capped like the retry wait: a far-off date must not stall a batch for hours.
                 self.throttle.pause(min(exc.retry_after, _config.RETRY_AFTER_CAP))
 
-        self._unsubscribe = self.session._on_retry_after(on_retry_after)
+        self._unsubscribe = self.session._on_retry_after(on_retry_after,
+                                                         self.throttle.wait_pause)
         self.tasks = [asyncio.create_task(work(), name=f"adgate_async.bulk.worker-{n}")
                       for n in range(concurrency)]
 

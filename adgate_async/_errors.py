@@ -31,7 +31,6 @@ import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._config import REDACTED
-from .models.errors import ERROR_BODY_DECODER, ErrorDetail
 
 __all__ = [
     "APIStatusError",
@@ -303,31 +302,45 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 }
 
 
-def _as_support_id(value: int | str | None) -> int | None:
+def _as_support_id(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
 
 
+def _as_text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def parse_error_body(body: bytes) -> tuple[str | None, str | None, int | None]:
-    """``(code, message, support_id)`` from an error body; ``None`` for each part missing."""
+    """``(code, message, support_id)`` from an error body; ``None`` for each part missing.
+
+    Field by field: a part of an unexpected type is ignored on its own, so a stray
+    ``"status": 403`` or a list-valued message never hides a ban's ``error.code``.
+    """
     try:
-        parsed = ERROR_BODY_DECODER.decode(body)
-    except msgspec.DecodeError:
+        doc = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None, None, None
+    if not isinstance(doc, dict):
+        return None, None, None
+    message = _as_text(doc.get("message"))
+    support_id = _as_support_id(doc.get("support_id"))
     code: str | None = None
-    message = parsed.message
-    support_id = _as_support_id(parsed.support_id)
-    detail = parsed.error
-    if isinstance(detail, ErrorDetail):
-        code = detail.code
-        message = detail.message or message
+    detail = doc.get("error")
+    if isinstance(detail, dict):
+        code = _as_text(detail.get("code"))
+        message = _as_text(detail.get("message")) or message
         if support_id is None:
-            support_id = _as_support_id(detail.support_id)
+            support_id = _as_support_id(detail.get("support_id"))
     elif isinstance(detail, str):
-        message = message or detail
+        message = message or _as_text(detail)
     return code, message, support_id
 
 

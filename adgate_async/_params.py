@@ -86,6 +86,11 @@ def check_base_url(name: str, value: object, scrub: Callable[[str], str] = str) 
     if not isinstance(value, str) or not value:
         raise InvalidParameterError(name, "must be a non-empty str URL", value)
     shown = scrub(value)
+    if not value.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidParameterError(
+            name, "must be ASCII with no spaces or control characters (give an international "
+            "host in its xn-- form, and percent-encode the path)", shown,
+        )
     if "?" in value or "#" in value or "@" in value.split("/", 3)[2 if "//" in value else 0]:
         # Never shown, even scrubbed: a query or userinfo is where secrets live.
         raise InvalidParameterError(

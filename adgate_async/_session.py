@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -149,6 +149,7 @@ class AsyncSession:
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
         self._retry_after_listeners: list[Callable[[APIStatusError], None]] = []
+        self._retry_gates: list[Callable[[], Awaitable[None]]] = []
         self._decode_history = _Decode(HISTORY_DECODER)
         self._decode_personalized = _Decode(PERSONALIZED_DECODER)
 
@@ -387,8 +388,9 @@ class AsyncSession:
         if self._owns_client:
             return self._max_connections
         connector = self._client.connector if self._client is not None else None
-        limit = getattr(connector, "limit", 0)
-        return limit if isinstance(limit, int) and limit > 0 else None
+        limits = [getattr(connector, name, 0) for name in ("limit", "limit_per_host")]
+        positive = [n for n in limits if isinstance(n, int) and n > 0]
+        return min(positive) if positive else None  # each call goes to one host
 
     @property
     def with_raw_response(self) -> RawResponseCalls:
@@ -435,6 +437,8 @@ class AsyncSession:
         if self._retry.max_retries and self._retry.should_retry(error):
 
             async def attempt(number: int) -> R:
+                for gate in tuple(self._retry_gates):  # e.g. a batch's shared pause
+                    await gate()
                 return await self._attempt(client, url, redacted, on_success, number)
 
             def on_retry(exc: BaseException, delay: float, number: int) -> None:
@@ -486,7 +490,8 @@ class AsyncSession:
                 headers = resp.headers
                 reason = resp.reason
                 length = resp.content_length
-                if length is not None and length <= self._max_response_bytes:
+                if (length is not None and length <= self._max_response_bytes
+                        and "Content-Encoding" not in headers):
                     body = await resp.read()  # the common case: size known and fine
                 else:
                     body = await self._read_capped(resp)
@@ -539,8 +544,9 @@ class AsyncSession:
         """Read a body of unknown (or too large) size, stopping past max_response_bytes."""
         limit = self._max_response_bytes
         length = resp.content_length
-        if length is not None and length > limit:
+        if length is not None and length > limit:  # compressed or not: already too big
             raise ResponseTooLargeError(limit, length)
+        # Counted after decompression: a small gzip body can unpack to gigabytes.
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_any():
@@ -550,10 +556,23 @@ class AsyncSession:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _on_retry_after(self, listener: Callable[[APIStatusError], None]) -> Callable[[], None]:
-        """Tell ``listener`` of every answer carrying Retry-After; returns the unsubscriber."""
+    def _on_retry_after(
+        self,
+        listener: Callable[[APIStatusError], None],
+        gate: Callable[[], Awaitable[None]] | None = None,
+    ) -> Callable[[], None]:
+        """Tell ``listener`` of every answer carrying Retry-After, and await ``gate`` before
+        every retry; returns the unsubscriber (used by a batch for its shared pause)."""
         self._retry_after_listeners.append(listener)
-        return lambda: self._retry_after_listeners.remove(listener)
+        if gate is not None:
+            self._retry_gates.append(gate)
+
+        def unsubscribe() -> None:
+            self._retry_after_listeners.remove(listener)
+            if gate is not None:
+                self._retry_gates.remove(gate)
+
+        return unsubscribe
 
 
 async def _results_only(
@@ -590,20 +609,21 @@ class _Decode:
 class _Raw:
     """A 2xx handler that keeps the answer undecoded."""
 
-    __slots__ = ("_decoder", "_scrub")
+    __slots__ = ("_decoder", "_scrub", "_scrub_headers")
 
-    def __init__(self, decoder: msgspec.json.Decoder[Any], scrub: Callable[[bytes], bytes]
-                 ) -> None:
+    def __init__(self, decoder: msgspec.json.Decoder[Any], redactor: Redactor) -> None:
         self._decoder = decoder
-        self._scrub = scrub
+        self._scrub = redactor.data
+        self._scrub_headers = redactor.headers
 
     def __call__(
         self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
         elapsed: float,
     ) -> RawResponse[Any]:
         return RawResponse(
-            status=status, headers=headers, content=body, method=_GET, url=url,
-            attempts=attempts, elapsed=elapsed, decoder=self._decoder, scrub=self._scrub,
+            status=status, headers=self._scrub_headers(headers.items()), content=body,
+            method=_GET, url=url, attempts=attempts, elapsed=elapsed, decoder=self._decoder,
+            scrub=self._scrub,
         )
 
 
@@ -629,7 +649,7 @@ class RawResponseCalls:
             lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
         )
         url, redacted = s._history_url(user_id, options)
-        return await s._send(url, redacted, _Raw(HISTORY_DECODER, s._redactor.data))
+        return await s._send(url, redacted, _Raw(HISTORY_DECODER, s._redactor))
 
     async def get_personalized(
         self,
@@ -652,4 +672,4 @@ class RawResponseCalls:
             os_version=os_version, include_sortmetric=include_sortmetric, bid_floor=bid_floor,
             experiment_id=experiment_id,
         )
-        return await s._send(url, url, _Raw(PERSONALIZED_DECODER, s._redactor.data))
+        return await s._send(url, url, _Raw(PERSONALIZED_DECODER, s._redactor))

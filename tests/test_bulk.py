@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 import adgate_async
@@ -122,6 +123,32 @@ async def test_429_retry_after_pauses_the_whole_batch() -> None:
     assert not [d for d in later if 0.05 < d < 0.9], later[:10]
     assert later[-1] >= 0.9
     assert s.stats.retries_by_reason == {"http_429": 1}
+
+
+async def test_the_shared_pause_also_holds_retries(server: StandInServer) -> None:
+    server.script("a", Answer.error(500))  # retried after a short backoff...
+    server.script("b", Answer.error(429, retry_after=1))  # ...but the batch is paused
+    async with make_session(retry_backoff=0.05, retry_backoff_max=0.05,
+                            **server.session_urls()) as s:
+        results = await s.gather_users(["a", "b"], concurrency=2)
+    assert all(r.ok for r in results)
+    first = min(r.time for r in server.requests)
+    retries = sorted(r.time - first for r in server.requests)[2:]
+    assert len(retries) == 2
+    assert all(at >= 0.9 for at in retries), retries
+
+
+async def test_pool_size_of_a_caller_session_counts_limit_per_host(
+    server: StandInServer,
+) -> None:
+    connector = aiohttp.TCPConnector(limit_per_host=2)
+    async with (
+        aiohttp.ClientSession(connector=connector) as http,
+        make_session(session=http, **server.session_urls()) as s,
+    ):
+        with pytest.raises(ValueError, match=r"pool size \(2\)"):
+            await s.gather_users(["u"], concurrency=3)
+        assert len(await s.gather_users(["u1", "u2", "u3"])) == 3  # default fits
 
 
 async def test_the_shared_pause_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,6 +132,11 @@ async def test_redirect_is_not_followed(mock_http: aioresponses) -> None:
         (b"", (None, None, None)),
         (b"[1,2]", (None, None, None)),
         (b'{"error":{"code":5}}', (None, None, None)),
+        # One field of an unexpected type must not hide the others (a ban above all).
+        (b'{"status":403,"error":{"code":"USER_BANNED"}}', ("USER_BANNED", None, None)),
+        (b'{"support_id":77.0,"message":["x"],"error":{"code":"IP_BANNED","message":{}}}',
+         ("IP_BANNED", None, 77)),
+        (b'{"support_id":true,"error":{"code":"C","support_id":"9"}}', ("C", None, 9)),
     ],
 )
 def test_error_body_is_parsed_tolerantly(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 
 import pytest
@@ -188,3 +189,17 @@ async def test_default_limit_is_generous(server: StandInServer) -> None:
         history = await s.get_history("many")
     assert len(history.data) == 400
     await asyncio.sleep(0)
+
+
+async def test_a_compressed_body_is_capped_after_decompression(server: StandInServer) -> None:
+    big = b'{"data": [' + b",".join([b'{"x": "' + b"y" * 1000 + b'"}'] * 2000) + b"]}"
+    packed = gzip.compress(big)
+    assert len(packed) < 50_000 < len(big)
+    server.always("u", Answer(status=200, body=packed, headers={"Content-Encoding": "gzip"}))
+    async with make_session(max_response_bytes=100_000, **server.session_urls()) as s:
+        with pytest.raises(ResponseTooLargeError):
+            await s.with_raw_response.get_history("u")
+        assert server.count("u") == 1
+        small = gzip.compress(b'{"data": []}')
+        server.always("v", Answer(status=200, body=small, headers={"Content-Encoding": "gzip"}))
+        assert (await s.get_history("v")).data == []

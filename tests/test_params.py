@@ -481,3 +481,13 @@ def test_repr_does_not_contain_api_key() -> None:
     assert "aff_id=60000" in text
     assert "***" in text
     assert API_KEY not in str(s)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.example.com/a b", "https://exämple.invalid", "https://api.example.com/\r\nX: y",
+     "https://api.example.com/\x7f"],
+)
+def test_base_url_must_be_plain_ascii(url: str) -> None:
+    with pytest.raises(InvalidParameterError, match="ASCII"):
+        AsyncSession(aff_id=1, api_key="k", wall_code="w", adgate_base_url=url)

@@ -136,3 +136,12 @@ def test_session_repr_hides_the_key() -> None:
     assert "***" in repr(s)
     assert_clean(repr(s))
     assert_clean(str(s))
+
+
+async def test_raw_response_headers_are_scrubbed(server: StandInServer) -> None:
+    server.always("u", Answer(status=200, body=b'{"data": []}',
+                              headers={"X-Echo": f"api_key={API_KEY}"}))
+    async with make_session(**server.session_urls()) as s:
+        raw = await s.with_raw_response.get_history("u")
+    assert raw.headers["X-Echo"] == "api_key=***"
+    assert_clean(repr(dict(raw.headers)))

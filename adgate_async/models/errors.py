@@ -1,5 +1,7 @@
-"""The shape of an error body, parsed tolerantly.
+"""The shape of an error body, for a typed look at ``APIStatusError.body``.
 
+The client itself reads error bodies field by field (``_errors.parse_error_body``), so one
+field of an unexpected type never hides the others; this Struct is the documented shape.
 Neither vendor documents its error body beyond ``error.code``. The expected shape is
 ``{"status": "error", "support_id": 123, "error": {"code": "...", "message": "..."}}``,
 but any part may be missing, ``error`` may be a bare string, and a message may sit at the
