@@ -1,10 +1,10 @@
 """The bulk engine behind ``gather_users`` and ``iter_users``: a fixed pool of worker tasks.
 
 One task per user does not scale (each parked task costs memory before any result exists),
-so N workers pull user ids from a feeder and push results back. A semaphore of ``window``
-slots bounds everything in the pipeline at once (queued ids, requests in flight, results not
-yet taken by the consumer): a slow consumer pauses the workers, and memory depends on the
-concurrency, never on the number of users.
+so N workers take user ids straight from the input. ``gather_users`` writes each result into
+its list; ``iter_users`` hands results to the consumer through a queue, and a semaphore of
+``window`` slots bounds everything taken but not yet yielded: a slow consumer pauses the
+workers, and memory depends on the concurrency, never on the number of users.
 
 Every input id yields exactly one :class:`UserResult`: the history, or the typed
 :class:`AdGateError` that ended that user's call. Anything else (a bug, a closed session,
@@ -31,6 +31,7 @@ import msgspec
 
 from . import _config
 from ._errors import AdGateError, APIStatusError, InvalidParameterError
+from ._params import check_non_negative, check_positive_int
 from .models.history import History
 
 if TYPE_CHECKING:
@@ -86,25 +87,20 @@ class Throttle:
             await asyncio.sleep(left)
 
     async def wait(self) -> None:
-        loop = self._loop
-        slot_taken = self._interval == 0.0
-        while True:
-            now = loop.time()
-            if self._pause_until > now:
-                await asyncio.sleep(self._pause_until - now)
-                continue
-            if slot_taken:
-                return
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-            slot_taken = True
-            if slot > now:
-                await asyncio.sleep(slot - now)  # then look at the pause once more
+        """Wait out the pause, then take the next start slot of the rate limit."""
+        await self.wait_pause()
+        if not self._interval:
+            return
+        now = self._loop.time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+            await self.wait_pause()  # a pause may have begun meanwhile
 
 
 def check_concurrency(concurrency: object, pool_size: int | None) -> int:
-    if type(concurrency) is not int or concurrency < 1:
-        raise InvalidParameterError("concurrency", "must be a positive int", concurrency)
+    concurrency = check_positive_int("concurrency", concurrency)
     if pool_size is not None and concurrency > pool_size:
         raise InvalidParameterError(
             "concurrency",
@@ -118,12 +114,7 @@ def check_concurrency(concurrency: object, pool_size: int | None) -> int:
 def check_rate(max_per_second: object) -> float | None:
     if max_per_second is None:
         return None
-    if (not isinstance(max_per_second, int | float) or isinstance(max_per_second, bool)
-            or not 0 < max_per_second < float("inf")):
-        raise InvalidParameterError(
-            "max_per_second", "must be a finite number > 0 or None", max_per_second
-        )
-    return float(max_per_second)
+    return check_non_negative("max_per_second", max_per_second, allow_zero=False)
 
 
 _DONE: Final = object()

@@ -42,7 +42,7 @@ from ._errors import (
     UserBannedError,
     error_for_status,
 )
-from ._response import DECODE_FAILURES, RawResponse, decode_body
+from ._response import RawResponse, decode_body
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_reason
 from ._stats import SessionStats
 from ._version import __version__
@@ -150,8 +150,8 @@ class AsyncSession:
         self.stats = SessionStats()
         self._retry_after_listeners: list[Callable[[APIStatusError], None]] = []
         self._retry_gates: list[Callable[[], Awaitable[None]]] = []
-        self._decode_history = _Decode(HISTORY_DECODER)
-        self._decode_personalized = _Decode(PERSONALIZED_DECODER)
+        self._decode_history = _Decode(HISTORY_DECODER, redactor)
+        self._decode_personalized = _Decode(PERSONALIZED_DECODER, redactor)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,10 +187,13 @@ class AsyncSession:
             f"wall_id={self._wall_id}, api_key={_config.REDACTED!r}, closed={self._closed})"
         )
 
-    def _http(self) -> aiohttp.ClientSession:
-        """The aiohttp session, created on first use inside the running loop."""
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this AsyncSession is closed; create a new one")
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use inside the running loop."""
+        self._check_open()
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -222,11 +225,9 @@ class AsyncSession:
         ``lang`` is the browser's Accept-Language value; ``continue_playing=True`` asks for
         the "Continue playing" offers; ``offer_ids`` filters by offer id.
         """
-        options = ""
-        if lang is not None or continue_playing is not None or offer_ids is not None:
-            options = _params.history_options(
-                lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
-            )
+        options = _params.history_options(
+            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
+        )
         return await self._get_history_prepared(user_id, options)
 
     async def get_personalized(
@@ -365,8 +366,7 @@ class AsyncSession:
         offer_ids: Iterable[int] | None,
     ) -> tuple[int, str, float | None]:
         """The checks every batch makes before any request: (concurrency, options, rate)."""
-        if self._closed:
-            raise RuntimeError("this AsyncSession is closed; create a new one")
+        self._check_open()
         if isinstance(user_ids, str | bytes) or not isinstance(
             user_ids, Iterable | AsyncIterable
         ):
@@ -521,9 +521,8 @@ class AsyncSession:
         if 200 <= status < 300:
             try:
                 return on_success(status, body, headers, redacted, number, elapsed)
-            except DecodeError as exc:
+            except DecodeError as exc:  # its body is already scrubbed of the key
                 self.stats.decode_errors += 1
-                exc.body = self._redactor.data(exc.body)
                 error = exc
             raise error
         status_error = error_for_status(
@@ -587,23 +586,18 @@ async def _results_only(
 class _Decode:
     """A 2xx handler that decodes into one model (the decoder is built once, at import)."""
 
-    __slots__ = ("_decoder",)
+    __slots__ = ("_decoder", "_scrub")
 
-    def __init__(self, decoder: msgspec.json.Decoder[Any]) -> None:
+    def __init__(self, decoder: msgspec.json.Decoder[Any], redactor: Redactor) -> None:
         self._decoder = decoder
+        self._scrub = redactor.data
 
     def __call__(
         self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
         elapsed: float,
     ) -> Any:
-        # Fast path inline; decode_body builds the typed error on a mismatch.
-        try:
-            return self._decoder.decode(body)
-        except DECODE_FAILURES:
-            pass
-        return decode_body(
-            self._decoder, body, status=status, method=_GET, url=url, attempts=attempts
-        )
+        return decode_body(self._decoder, body, status=status, method=_GET, url=url,
+                           attempts=attempts, scrub=self._scrub)
 
 
 class _Raw:

@@ -8,7 +8,6 @@ import itertools
 import resource
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -24,22 +23,7 @@ from adgate_async import (
 )
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import make_session, wait_until
-
-PACKAGE_DIR = str(Path(adgate_async.__file__).parent)
-
-
-def package_tasks() -> list[asyncio.Task[object]]:
-    """Tasks still alive whose coroutine was written in this package."""
-    current = asyncio.current_task()
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if t is not current
-        and not t.done()
-        and getattr(t.get_coro(), "cr_code", None) is not None
-        and t.get_coro().cr_code.co_filename.startswith(PACKAGE_DIR)  # type: ignore[union-attr]
-    ]
+from ._support import make_session, package_tasks, wait_until
 
 
 async def test_every_user_accounted_for_in_input_order(

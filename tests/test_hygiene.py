@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import pickle
-import socket
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,19 +29,11 @@ from adgate_async import (
 )
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import AFF_ID, API_KEY, WALL_CODE, WALL_ID, make_session, wait_until
+from ._support import AFF_ID, API_KEY, WALL_CODE, WALL_ID, free_port, make_session, wait_until
 from .test_cli import run_cli
 from .test_secrets import FORMS, assert_clean, assert_error_clean, chain
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    """A local port nobody listens on (for "connection refused", or a server started later)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def assert_walk_clean(exc: BaseException) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import socket
 import time
 
 import pytest
@@ -26,7 +25,7 @@ from adgate_async import (
 from adgate_async._retry import RetryPolicy, parse_retry_after, retry_reason
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import make_session, wait_until
+from ._support import free_port, make_session, wait_until
 
 URL = "http://127.0.0.1:1/x"
 
@@ -290,9 +289,7 @@ async def test_truncated_body_is_retried(server: StandInServer) -> None:
 
 
 async def test_connection_refused_is_retried_then_raised() -> None:
-    with socket.socket() as sock:  # a port that nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port that nothing listens on
     base = f"http://127.0.0.1:{port}"
     async with make_session(max_retries=2, adgate_base_url=base, revu_base_url=base) as s:
         with pytest.raises(TransportError) as info:

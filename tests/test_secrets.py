@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import traceback
 from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
@@ -13,7 +12,7 @@ import pytest
 from adgate_async import AdGateError, AsyncSession
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import API_KEY, make_session
+from ._support import API_KEY, free_port, make_session
 
 FORMS = {API_KEY, quote(API_KEY, safe=""), quote_plus(API_KEY), quote(API_KEY)}
 
@@ -90,9 +89,7 @@ async def test_connection_refused_does_not_leak_the_key(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port that nothing listens on
     base = f"http://127.0.0.1:{port}"
     async with make_session(adgate_base_url=base, revu_base_url=base) as s:
         with pytest.raises(AdGateError) as info:

@@ -11,11 +11,9 @@ import gc
 import os
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
-import adgate_async
 from adgate_async import (
     AdGateError,
     APITimeoutError,
@@ -27,11 +25,10 @@ from adgate_async import (
 )
 from adgate_async.testing import Faults, RecordedRequest, StandInServer
 
-from ._support import make_session
+from ._support import make_session, package_tasks
 
 USERS = 10_000
 SEEDS = [int(s) for s in os.environ.get("ADGATE_SOAK_SEEDS", "20261123").split(",")]
-PACKAGE_DIR = str(Path(adgate_async.__file__).parent)
 
 #: The error a user must end with when its last request got this fault.
 EXPECTED: dict[str, type[AdGateError]] = {
@@ -47,14 +44,6 @@ EXPECTED: dict[str, type[AdGateError]] = {
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def package_tasks() -> list[asyncio.Task[object]]:
-    current = asyncio.current_task()
-    return [t for t in asyncio.all_tasks()
-            if t is not current and not t.done()
-            and getattr(t.get_coro(), "cr_code", None) is not None
-            and t.get_coro().cr_code.co_filename.startswith(PACKAGE_DIR)]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
