@@ -34,3 +34,8 @@ DEVICES: Final = frozenset({"desktop", "ios", "android"})
 
 LOGGER_NAME: Final = "adgate_async"
 REDACTED: Final = "***"
+
+# What an error keeps of what the server sent: its message (and str()) is cut to this many
+# characters, and its ``body`` to this many bytes. The whole body is still read and parsed.
+MAX_ERROR_MESSAGE_CHARS: Final = 1000
+MAX_ERROR_BODY_BYTES: Final = 64 * 1024

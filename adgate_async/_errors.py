@@ -18,19 +18,20 @@ Every exception the client raises on purpose derives from :class:`AdGateError`::
     └── DecodeError                                  a 2xx body that does not match the model
 
 None of them ever holds the API key: URLs are stored with ``api_key=***``, and any text that
-came from the server or from aiohttp is scrubbed before it is stored.
+came from the server or from aiohttp is scrubbed (see :mod:`._redact`) before it is stored.
+None of them holds much either: ``message`` is at most ``MAX_ERROR_MESSAGE_CHARS`` characters
+and a kept ``body`` at most ``MAX_ERROR_BODY_BYTES`` bytes (both in :mod:`._config`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._config import REDACTED
+from ._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
+from ._redact import Redactor
 
 __all__ = [
     "APIStatusError",
@@ -44,6 +45,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "Redactor",
     "ResponseTooLargeError",
     "ServerError",
     "TransportError",
@@ -57,6 +59,7 @@ class AdGateError(Exception):
     """Base class of every error this package raises on purpose."""
 
     def __init__(self, message: str) -> None:
+        message = clip_text(message)
         super().__init__(message)
         self.message = message
 
@@ -68,6 +71,33 @@ class AdGateError(Exception):
             for k, v in self.__dict__.items()
         }
         return (_rebuild, (type(self), self.args, state))
+
+
+def clip_text(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS, total: int | None = None) -> str:
+    """``text`` if it fits in ``limit`` characters, else its start and how long it was
+    (``total``, when ``text`` is already a cut of a longer one)."""
+    total = len(text) if total is None else total
+    if total <= limit:
+        return text
+    note = f" [... cut, {total:,} characters in all]"
+    return text[: max(0, limit - len(note))] + note
+
+
+def scrub_text(redactor: Redactor, text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
+    """``text`` without the key, cut to ``limit`` characters (only the part kept is
+    scanned, plus enough to catch a spelling that starts inside it)."""
+    window = text[: limit + redactor.longest]
+    clean = redactor.text(window)
+    if len(window) == len(text):
+        return clip_text(clean, limit)
+    return clip_text(clean, limit, total=len(text))
+
+
+def scrub_body(redactor: Redactor, body: bytes, limit: int = MAX_ERROR_BODY_BYTES) -> bytes:
+    """The first ``limit`` bytes of ``body``, without the key."""
+    if len(body) <= limit:
+        return redactor.data(body)
+    return redactor.data(body[: limit + redactor.longest])[:limit]
 
 
 def _rebuild(cls: type[AdGateError], args: tuple[Any, ...], state: dict[str, Any]) -> AdGateError:
@@ -258,36 +288,6 @@ class DecodeError(_RequestError):
         self.body = body
 
 
-# --------------------------------------------------------------------------- redaction
-
-
-class Redactor:
-    """Replaces every spelling of one secret (raw and percent-encoded) with ``***``."""
-
-    __slots__ = ("_byte_forms", "_forms")
-
-    def __init__(self, secret: str) -> None:
-        forms = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
-        # Longest first, so that an encoded form is not half-replaced by a shorter one.
-        self._forms = tuple(sorted((f for f in forms if f), key=len, reverse=True))
-        self._byte_forms = tuple(f.encode() for f in self._forms)
-
-    def text(self, text: str) -> str:
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, REDACTED)
-        return text
-
-    def data(self, data: bytes) -> bytes:
-        for form in self._byte_forms:
-            if form in data:
-                data = data.replace(form, REDACTED.encode())
-        return data
-
-    def headers(self, headers: Iterable[tuple[str, str]]) -> CIMultiDictProxy[str]:
-        return CIMultiDictProxy(CIMultiDict((k, self.text(v)) for k, v in headers))
-
-
 # --------------------------------------------------------------------- status mapping
 
 _BAN_CODES: dict[str, type[BannedError]] = {
@@ -302,15 +302,28 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 }
 
 
+# A support id is a plain decimal number of at most this many digits; anything else is
+# dropped (None) rather than trusted.
+_SUPPORT_ID_DIGITS = 18
+_SUPPORT_ID_LIMIT = 10**_SUPPORT_ID_DIGITS
+# A code longer than this is not a code the client knows; it is kept cut to this length.
+_CODE_CHARS = 100
+
+
 def _as_support_id(value: object) -> int | None:
     if isinstance(value, bool):
         return None
+    if isinstance(value, float):
+        if not value.is_integer():  # NaN and the infinities included
+            return None
+        value = int(value)
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        return value if 0 <= value < _SUPPORT_ID_LIMIT else None
+    if isinstance(value, str):
+        # isdigit() alone also accepts "²", "①" and other digits int() refuses or misreads.
+        text = value.strip()
+        if 0 < len(text) <= _SUPPORT_ID_DIGITS and text.isascii() and text.isdigit():
+            return int(text)
     return None
 
 
@@ -321,12 +334,13 @@ def _as_text(value: object) -> str | None:
 def parse_error_body(body: bytes) -> tuple[str | None, str | None, int | None]:
     """``(code, message, support_id)`` from an error body; ``None`` for each part missing.
 
-    Field by field: a part of an unexpected type is ignored on its own, so a stray
-    ``"status": 403`` or a list-valued message never hides a ban's ``error.code``.
+    Field by field: a part of an unexpected type or value is ignored on its own (becomes
+    None), so a stray ``"status": 403`` or a list-valued message never hides a ban's
+    ``error.code``. Never raises, whatever the bytes.
     """
     try:
         doc = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return None, None, None
     if not isinstance(doc, dict):
         return None, None, None
@@ -355,14 +369,12 @@ def error_for_status(
     redactor: Redactor,
     retry_after: float | None = None,
 ) -> APIStatusError:
-    """Build the typed error for a non-2xx answer (the body and headers scrubbed of the key)."""
-    body = redactor.data(body)
+    """Build the typed error for a non-2xx answer: the body, message, code and headers are
+    scrubbed of the key, and the message and the kept body are cut to their caps."""
     code, message, support_id = parse_error_body(body)
     if 300 <= status < 400:
         location = headers.get("Location")
-        message = message or (
-            f"unexpected redirect to {redactor.text(location)}" if location else None
-        )
+        message = message or (f"unexpected redirect to {location}" if location else None)
     cls: type[APIStatusError]
     if status == 403 and code in _BAN_CODES:
         cls = _BAN_CODES[code]
@@ -371,15 +383,15 @@ def error_for_status(
     else:
         cls = _STATUS_CLASSES.get(status, APIStatusError)
     return cls(
-        redactor.text(message or reason or "error"),
+        scrub_text(redactor, message or reason or "error"),
         status=status,
-        code=code,
+        code=None if code is None else scrub_text(redactor, code, _CODE_CHARS),
         support_id=support_id,
         retry_after=retry_after,
         method=method,
         url=url,
         headers=redactor.headers(headers.items()),
-        body=body,
+        body=scrub_body(redactor, body),
     )
 
 
