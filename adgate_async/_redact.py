@@ -21,8 +21,11 @@ from ._config import REDACTED
 __all__ = ["Redactor"]
 
 # The two-character escapes JSON has for some characters (besides \uXXXX for any of them).
-_JSON_SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-               "\r": "\\r", "\t": "\\t"}
+_JSON_SHORT = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r",
+               "\t": "t"}
+# A JSON escape inside a JSON string inside a JSON string... gets 1, 3, 7 backslashes.
+_BACKSLASHES = 7
+_ESCAPE = r"\\{1,7}"  # _BACKSLASHES of them at most
 
 
 def _case_variants(char: str) -> set[str]:
@@ -30,24 +33,30 @@ def _case_variants(char: str) -> set[str]:
     return {v for v in (char, char.lower(), char.upper(), char.casefold(), char.swapcase()) if v}
 
 
-def _escapes(char: str) -> set[str]:
-    """ASCII spellings of one code point: %XX per UTF-8 byte, JSON escapes, ``+`` for space."""
+def _literals(char: str) -> set[str]:
+    """ASCII spellings of one code point besides its JSON escapes: %XX per UTF-8 byte, and
+    ``+`` for a space."""
     forms = {"".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))}
-    point = ord(char)
-    if point > 0xFFFF:  # JSON spells it as a UTF-16 surrogate pair
-        point -= 0x10000
-        forms.add(f"\\u{0xD800 + (point >> 10):04X}\\u{0xDC00 + (point & 0x3FF):04X}")
-    else:
-        forms.add(f"\\u{point:04X}")
-    if char in _JSON_SHORT:
-        forms.add(_JSON_SHORT[char])
     if char == " ":
         forms.add("+")
     return forms
 
 
-def _text_forms(char: str) -> set[str]:
-    forms = {char} | _escapes(char)
+def _json_escapes(char: str) -> list[str]:
+    """Regex fragments for the JSON escapes of one code point (after the backslashes)."""
+    point = ord(char)
+    if point > 0xFFFF:  # JSON spells it as a UTF-16 surrogate pair
+        point -= 0x10000
+        escapes = [f"u{0xD800 + (point >> 10):04X}{_ESCAPE}u{0xDC00 + (point & 0x3FF):04X}"]
+    else:
+        escapes = [f"u{point:04X}"]
+    if char in _JSON_SHORT:
+        escapes.append(re.escape(_JSON_SHORT[char]))
+    return escapes
+
+
+def _text_literals(char: str) -> set[str]:
+    forms = {char} | _literals(char)
     raw = char.encode("utf-8", "surrogatepass")
     if len(raw) > 1:  # UTF-8 bytes read as Latin-1 (a common mis-decoding)
         forms.add(raw.decode("latin-1"))
@@ -57,23 +66,32 @@ def _text_forms(char: str) -> set[str]:
     return forms
 
 
-def _byte_forms(char: str) -> set[bytes]:
-    forms = {f.encode("ascii") for f in _escapes(char)}
+def _byte_literals(char: str) -> set[bytes]:
+    forms = {f.encode("ascii") for f in _literals(char)}
     forms.add(char.encode("utf-8", "surrogatepass"))
     with contextlib.suppress(UnicodeEncodeError):
         forms.add(char.encode("latin-1"))
     return forms
 
 
-def _alternation(options: Iterable[str]) -> str:
-    # Longest first, so that a longer spelling wins over its own prefix.
-    return "(?:" + "|".join(re.escape(o) for o in sorted(set(options), key=len,
-                                                         reverse=True)) + ")"
+def _char_pattern(char: str) -> str:
+    literals = sorted(_text_literals(char), key=len, reverse=True)  # longest first
+    return ("(?:" + "|".join(re.escape(f) for f in literals)
+            + f"|{_ESCAPE}(?:" + "|".join(_json_escapes(char)) + "))")
 
 
-def _byte_alternation(options: Iterable[bytes]) -> bytes:
-    return b"(?:" + b"|".join(re.escape(o) for o in sorted(set(options), key=len,
-                                                           reverse=True)) + b")"
+def _char_byte_pattern(char: str) -> bytes:
+    literals = sorted(_byte_literals(char), key=len, reverse=True)
+    escapes = "|".join(_json_escapes(char)).encode("ascii")
+    return (b"(?:" + b"|".join(re.escape(f) for f in literals)
+            + b"|" + _ESCAPE.encode() + b"(?:" + escapes + b"))")
+
+
+def _widest(char: str) -> int:
+    """An upper bound on the length of one spelling of ``char``, in characters or bytes."""
+    escape = 2 * (_BACKSLASHES + 5)  # a surrogate pair, each half behind 7 backslashes
+    literal = max(len(f) for f in _byte_literals(char))
+    return max(escape, literal)
 
 
 class Redactor:
@@ -93,21 +111,12 @@ class Redactor:
         byte_parts: list[bytes] = []
         longest = 0
         for char in secret:
-            text_options: list[str] = []
-            byte_options: list[bytes] = []
-            widest = 0
-            for variant in _case_variants(char):
-                text_group = [_alternation(_text_forms(c)) for c in variant]
-                byte_group = [_byte_alternation(_byte_forms(c)) for c in variant]
-                text_options.append("".join(text_group))
-                byte_options.append(b"".join(byte_group))
-                widest = max(widest, sum(
-                    max(max(len(f) for f in _text_forms(c)),
-                        max(len(f) for f in _byte_forms(c))) for c in variant
-                ))
-            text_parts.append("(?:" + "|".join(text_options) + ")")
-            byte_parts.append(b"(?:" + b"|".join(byte_options) + b")")
-            longest += widest
+            variants = _case_variants(char)
+            text_parts.append("(?:" + "|".join(
+                "".join(_char_pattern(c) for c in v) for v in variants) + ")")
+            byte_parts.append(b"(?:" + b"|".join(
+                b"".join(_char_byte_pattern(c) for c in v) for v in variants) + b")")
+            longest += max(sum(_widest(c) for c in v) for v in variants)
         # IGNORECASE also covers the hex digits of %xx and \uxxxx in either case.
         self._text = re.compile("".join(text_parts), re.IGNORECASE)
         self._bytes = re.compile(b"".join(byte_parts), re.IGNORECASE)

@@ -1,0 +1,248 @@
+"""The API key is taken out in every spelling a server may echo it in (issue 9, item 6):
+any letter case, percent-encoded with either hex case, ``+`` for a space, JSON escapes
+(``\\/``, ``\\u00e9``, ``\\u00E9``), and mixes of these, in text, bytes and headers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pickle
+import re
+import traceback
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+import msgspec
+import pytest
+
+from adgate_async import AdGateError, APIStatusError, AsyncSession
+from adgate_async._redact import Redactor
+from adgate_async.cli import error_record
+from adgate_async.testing import Answer, StandInServer
+
+from ._support import make_session
+
+#: A key with a slash, a space, a quote, a plus, a percent sign, an accented letter and an
+#: "ß" (whose uppercase is "SS").
+KEY = 'Tok3n/Ké y"+%ßZ'
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), text)
+
+
+def _json(text: str) -> str:
+    return json.dumps(text)[1:-1]
+
+
+def _json_every_char(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else json.dumps(c)[1:-1]
+                   for c in text)
+
+
+SPELLINGS: dict[str, str] = {
+    "as is": KEY,
+    "lowercase": KEY.lower(),
+    "uppercase": KEY.upper(),
+    "casefold": KEY.casefold(),
+    "swapcase": KEY.swapcase(),
+    "percent, upper hex": quote(KEY, safe=""),
+    "percent, lower hex": _lower_hex(quote(KEY, safe="")),
+    "percent, all lowercased": quote(KEY, safe="").lower(),
+    "percent, uppercased": quote(KEY.upper(), safe=""),
+    "plus for space": quote_plus(KEY),
+    "plus, lower hex": _lower_hex(quote_plus(KEY)),
+    "json ascii": _json(KEY),
+    "json escaped slash": _json(KEY).replace("/", "\\/"),
+    "json upper hex": re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(),
+                             _json(KEY)),
+    "json every char": _json_every_char(KEY),
+    "json every char, lowercased key": _json_every_char(KEY.lower()),
+    "mixed percent then json": quote(KEY[:7], safe="") + _json(KEY[7:]),
+    "mixed per char": "".join(
+        quote(c, safe="") if i % 3 == 0 else _json_every_char(c) if i % 3 == 1 else c.upper()
+        for i, c in enumerate(KEY)
+    ),
+}
+
+
+def _json_unescape(text: str) -> str:
+    """Undo JSON string escapes, however many levels of backslashes they sit behind."""
+    text = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # join pairs
+    return re.sub(r"\\+([/\"])", r"\1", text)
+
+
+def _views(text: str) -> list[str]:
+    views = [text, unquote(text), unquote_plus(text), _json_unescape(text)]
+    views += [unquote_plus(_json_unescape(text)), _json_unescape(unquote_plus(text)),
+              unquote(_json_unescape(text))]
+    # The escaped JSON inside a JSON string: one more level of backslashes.
+    views += [_json_unescape(_json_unescape(text))]
+    return views
+
+
+def leaks(value: str | bytes) -> bool:
+    """Whether ``value`` still holds the key in any spelling (case-insensitively)."""
+    texts = ([value.decode("utf-8", "replace"), value.decode("latin-1")]
+             if isinstance(value, bytes) else [value])
+    wanted = {KEY.casefold(), KEY.lower(), KEY.upper().casefold()}
+    return any(w in v.casefold() for t in texts for v in _views(t) for w in wanted)
+
+
+def test_the_leak_detector_sees_every_spelling() -> None:
+    for name, spelling in SPELLINGS.items():
+        assert leaks(f"x {spelling} y"), name
+        assert leaks(f"x {spelling} y".encode()), name
+
+
+# ------------------------------------------------------------------ the redactor alone
+
+
+@pytest.mark.parametrize("name", list(SPELLINGS))
+def test_redactor_text_removes_spelling(name: str) -> None:
+    redactor = Redactor(KEY)
+    clean = redactor.text(f"before {SPELLINGS[name]} after")
+    assert clean == "before *** after"
+
+
+@pytest.mark.parametrize("name", list(SPELLINGS))
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_redactor_bytes_removes_spelling(name: str, encoding: str) -> None:
+    spelling = SPELLINGS[name]
+    try:
+        raw = spelling.encode(encoding)
+    except UnicodeEncodeError:
+        pytest.skip(f"{name!r} has characters {encoding} cannot encode")  # e.g. none today
+    clean = Redactor(KEY).data(b"before " + raw + b" after")
+    assert clean == b"before *** after"
+
+
+@pytest.mark.parametrize("name", list(SPELLINGS))
+def test_redactor_bytes_removes_spelling_inside_a_json_string(name: str) -> None:
+    body = msgspec.json.encode({"message": f"bad key {SPELLINGS[name]}"})
+    clean = Redactor(KEY).data(body)
+    assert not leaks(clean), clean
+
+
+def test_redactor_headers_removes_spellings_in_names_and_values() -> None:
+    redactor = Redactor(KEY)
+    ascii_spellings = [s for s in SPELLINGS.values() if s.isascii()]
+    headers = redactor.headers([(f"X-{i}", s) for i, s in enumerate(ascii_spellings)]
+                               + [("X-Key-" + quote(KEY, safe=""), "v")])
+    for name, value in headers.items():
+        assert not leaks(name), name
+        assert not leaks(value), value
+
+
+@pytest.mark.parametrize("key", ["a.b*c?(d)[e]{f}|g^h$i\\j", "naïve-ключ-🔑", "x", "SS"])
+def test_redactor_handles_any_key(key: str) -> None:
+    redactor = Redactor(key)
+    for spelling in (key, key.upper(), key.lower(), quote(key, safe="").lower(), _json(key),
+                     json.dumps(key, ensure_ascii=False)[1:-1], _json_every_char(key)):
+        assert key not in redactor.text(f"<{spelling}>")
+        assert redactor.text(f"<{spelling}>") == "<***>", spelling
+        assert redactor.data(f"<{spelling}>".encode()) == b"<***>", spelling
+
+
+def test_redactor_leaves_other_text_alone() -> None:
+    redactor = Redactor(KEY)
+    text = "nothing secret here: Tok3n Ké y /%+ 41"
+    assert redactor.text(text) == text
+    assert redactor.data(text.encode()) == text.encode()
+
+
+def test_redactor_longest_bounds_every_spelling() -> None:
+    redactor = Redactor(KEY)
+    for spelling in SPELLINGS.values():
+        assert len(spelling) <= redactor.longest
+        assert len(spelling.encode()) <= redactor.longest
+
+
+# --------------------------------------------------------- end to end, through a server
+
+
+@pytest.fixture
+async def keyed(server: StandInServer) -> AsyncIterator[AsyncSession]:
+    async with make_session(**server.session_urls(), api_key=KEY, max_retries=0) as s:
+        yield s
+
+
+def _outputs(exc: AdGateError) -> list[str | bytes]:
+    """Everything of an error that can leave the library."""
+    out: list[str | bytes] = [str(exc), repr(exc), exc.message, repr(exc.args),
+                              "".join(traceback.format_exception(exc)), repr(vars(exc)),
+                              msgspec.json.encode(error_record(exc)).decode()]
+    if isinstance(exc, APIStatusError):
+        out += [exc.body, repr(exc.body), repr(exc.code)]
+        out += [f"{k}: {v}" for k, v in exc.headers.items()]
+    again = pickle.loads(pickle.dumps(exc))
+    out += [str(again), repr(vars(again))]
+    return out
+
+
+def _answers(spelling: str, status: int) -> dict[str, Answer]:
+    doc = {"status": "error", "support_id": 7,
+           "error": {"code": "BAD_KEY", "message": f"invalid api_key {spelling}"},
+           "echo": spelling}
+    headers = {"X-Echo": spelling} if spelling.isascii() else {}
+    plain = f"denied for key {spelling}".encode()
+    answers = {
+        "json body": Answer(status=status, body=msgspec.json.encode(doc), headers=headers),
+        "plain body": Answer(status=status, body=plain, headers=headers),
+    }
+    with contextlib.suppress(UnicodeEncodeError):
+        answers["latin-1 body"] = Answer(status=status, body=plain.decode().encode("latin-1"))
+    return answers
+
+
+@pytest.mark.parametrize("status", [403, 500])
+@pytest.mark.parametrize("name", list(SPELLINGS))
+async def test_echoed_spelling_never_leaves_the_library(
+    server: StandInServer, keyed: AsyncSession, name: str, status: int
+) -> None:
+    for kind, answer in _answers(SPELLINGS[name], status).items():
+        server.script("u1", answer)
+        with pytest.raises(APIStatusError) as info:
+            await keyed.get_history("u1")
+        for out in _outputs(info.value):
+            assert not leaks(out), f"{kind}: key leaked in {out!r}"
+        if kind == "json body":  # the echo was found and replaced, not just lost
+            assert "***" in info.value.message
+            assert b"***" in info.value.body
+
+
+async def test_echoed_spelling_is_scrubbed_in_bulk_results(
+    server: StandInServer, keyed: AsyncSession
+) -> None:
+    names = list(SPELLINGS)
+    for i, name in enumerate(names):
+        server.script(f"u{i}", *_answers(SPELLINGS[name], 403).values())
+    ids = [f"u{i}" for i in range(len(names))]
+    results = await keyed.gather_users(ids, concurrency=4)
+    for result in results:
+        assert isinstance(result.error, APIStatusError)
+        for out in _outputs(result.error):
+            assert not leaks(out), f"{result.user_id}: key leaked in {out!r}"
+
+
+async def test_redactor_does_not_run_on_a_successful_call(
+    server: StandInServer, keyed: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def spy(name: str) -> Callable[..., Any]:
+        original = getattr(Redactor, name)
+
+        def wrapper(self: Redactor, value: Any) -> Any:
+            calls.append(name)
+            return original(self, value)
+
+        return wrapper
+
+    for name in ("text", "data", "headers"):
+        monkeypatch.setattr(Redactor, name, spy(name))
+    history = await keyed.get_history("u1")
+    assert history.data
+    assert calls == []
