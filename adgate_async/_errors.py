@@ -395,6 +395,24 @@ def error_for_status(
     )
 
 
+def http_parse_message(message: str, redactor: Redactor) -> str:
+    """What aiohttp's HTTP parser says went wrong, without the dump of the bytes it could
+    not read: its description, then a short excerpt around the point it marks with ``^``.
+
+    Seen, for example, when a server sends more bytes than its Content-Length announced:
+    the parser reads the answer, fails on the extra bytes, and the answer is lost with them.
+    """
+    head, _, dump = message.partition("\n\n")
+    text = "invalid HTTP from the server: " + " ".join(head.split()).rstrip(":")
+    lines = dump.strip("\n").split("\n")
+    if len(lines) >= 2 and "^" in lines[1]:
+        start = max(0, lines[1].index("^") - 10)
+        excerpt = redactor.excerpt(lines[0], start, 60).strip()
+        if excerpt:
+            text += f"; near where it failed: {excerpt}"
+    return redactor.text(text)
+
+
 def decode_error_path(message: str) -> str | None:
     """The ``$.a[0].b`` path msgspec puts at the end of a validation message, if any."""
     marker = " - at `"

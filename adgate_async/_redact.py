@@ -125,6 +125,20 @@ class Redactor:
     def text(self, text: str) -> str:
         return self._text.sub(REDACTED, text)
 
+    def excerpt(self, text: str, start: int, length: int) -> str:
+        """At most ``length`` characters of ``text`` from ``start``, without the key; a
+        spelling that straddles ``start`` is replaced whole rather than shown in part."""
+        low = max(0, start - self.longest)
+        window = text[low : start + length + self.longest]
+        offset = start - low
+        for match in self._text.finditer(window):
+            if match.start() >= offset:
+                break
+            if match.end() > offset:
+                offset = match.start()
+                break
+        return self.text(window[offset:])[:length]
+
     def data(self, data: bytes) -> bytes:
         return self._bytes.sub(REDACTED.encode(), data)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from typing import Any, Generic, TypeVar
 
 import msgspec
 from multidict import CIMultiDictProxy
 
-from ._errors import DecodeError, decode_error_path
+from ._config import MAX_ERROR_BODY_BYTES
+from ._errors import DecodeError, decode_error_path, scrub_body, scrub_text
+from ._redact import Redactor
 
 T = TypeVar("T")
 
@@ -17,12 +19,30 @@ T = TypeVar("T")
 DECODE_FAILURES = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
-def _describe(exc: BaseException) -> str:
+_TRAILING = re.compile(r"JSON is malformed: trailing characters \(byte (\d+)\)")
+_WHITESPACE = b" \t\r\n"
+
+
+def _describe(exc: BaseException, body: bytes) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"a string is not valid UTF-8 (byte {exc.start})"
     if isinstance(exc, RecursionError):
         return "the document is nested too deeply"
-    return str(exc)
+    text = str(exc)
+    trailing = _TRAILING.fullmatch(text)
+    if trailing is not None:
+        return _describe_trailing(body, int(trailing.group(1)))
+    return text
+
+
+def _describe_trailing(body: bytes, at: int) -> str:
+    """Say exactly what is wrong with a complete JSON document followed by other bytes."""
+    # msgspec reports the position just past the first stray byte.
+    start = at - 1 if 0 < at <= len(body) and body[at - 1] not in _WHITESPACE else at
+    end = len(body[:start].rstrip(_WHITESPACE))
+    return (f"JSON is malformed: a complete JSON document ends at byte {end}, followed by "
+            f"{len(body) - end:,} more bytes that are not only whitespace "
+            f"(from byte {start}: {body[start:start + 40]!r})")
 
 
 def decode_body(
@@ -33,24 +53,30 @@ def decode_body(
     method: str,
     url: str,
     attempts: int,
-    scrub: Callable[[bytes], bytes] | None = None,
+    redactor: Redactor | None = None,
 ) -> T:
-    """Decode ``body`` with ``decoder``; a mismatch raises our :class:`DecodeError` (holding
-    the body passed through ``scrub``, which takes secrets out)."""
+    """Decode ``body`` with ``decoder``; a mismatch raises our :class:`DecodeError`."""
     try:
         return decoder.decode(body)
     except DECODE_FAILURES as exc:
-        message = _describe(exc)
+        message = _describe(exc, body)
     # Raised outside the except block, so no msgspec exception is chained onto ours.
-    raise DecodeError(
-        f"response body does not match {decoder.type.__name__}: {message}",
-        path=decode_error_path(message),
-        status=status,
-        body=body if scrub is None else scrub(body),
-        method=method,
-        url=url,
-        attempts=attempts,
-    )
+    raise _decode_error(f"response body does not match {decoder.type.__name__}: {message}",
+                        decode_error_path(message), status, body, method, url, attempts,
+                        redactor)
+
+
+def _decode_error(message: str, path: str | None, status: int, body: bytes, method: str,
+                  url: str, attempts: int, redactor: Redactor | None) -> DecodeError:
+    """The error for a 2xx body that does not decode: message and body scrubbed of the key
+    (when a redactor is given) and cut to their caps."""
+    if redactor is not None:
+        message, body = scrub_text(redactor, message), scrub_body(redactor, body)
+        path = None if path is None else scrub_text(redactor, path)
+    else:
+        body = body[:MAX_ERROR_BODY_BYTES]
+    return DecodeError(message, path=path, status=status, body=body, method=method, url=url,
+                       attempts=attempts)
 
 
 class RawResponse(Generic[T]):
@@ -62,7 +88,7 @@ class RawResponse(Generic[T]):
     model. Non-2xx answers still raise the typed errors, and retries still apply.
     """
 
-    __slots__ = ("_decoder", "_scrub", "attempts", "content", "elapsed", "headers", "method",
+    __slots__ = ("_decoder", "_redactor", "attempts", "content", "elapsed", "headers", "method",
                  "status", "url")
 
     def __init__(
@@ -76,7 +102,7 @@ class RawResponse(Generic[T]):
         attempts: int,
         elapsed: float,
         decoder: msgspec.json.Decoder[T],
-        scrub: Callable[[bytes], bytes] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.status = status
         self.headers = headers
@@ -90,25 +116,22 @@ class RawResponse(Generic[T]):
         #: Seconds the successful attempt took.
         self.elapsed = elapsed
         self._decoder = decoder
-        self._scrub = scrub
+        self._redactor = redactor
 
     def json(self) -> Any:
         """The body as plain Python objects (dicts, lists, ...)."""
         try:
             return msgspec.json.decode(self.content)
         except DECODE_FAILURES as exc:
-            message = _describe(exc)
-        body = self.content if self._scrub is None else self._scrub(self.content)
-        raise DecodeError(
-            f"response body is not valid JSON: {message}", path=None, status=self.status,
-            body=body, method=self.method, url=self.url, attempts=self.attempts,
-        )
+            message = _describe(exc, self.content)
+        raise _decode_error(f"response body is not valid JSON: {message}", None, self.status,
+                            self.content, self.method, self.url, self.attempts, self._redactor)
 
     def parse(self) -> T:
         """The body decoded into the model (raises :class:`DecodeError` on a mismatch)."""
         return decode_body(
             self._decoder, self.content, status=self.status, method=self.method, url=self.url,
-            attempts=self.attempts, scrub=self._scrub,
+            attempts=self.attempts, redactor=self._redactor,
         )
 
     def __repr__(self) -> str:

@@ -41,6 +41,8 @@ from ._errors import (
     TransportError,
     UserBannedError,
     error_for_status,
+    http_parse_message,
+    scrub_text,
 )
 from ._response import RawResponse, decode_body
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_reason
@@ -505,7 +507,10 @@ class AsyncSession:
             )
         except (aiohttp.ClientError, OSError) as exc:
             error = TransportError(
-                self._redactor.text(f"{type(exc).__name__}: {exc}"),
+                # Redacted and cut to the cap; an HTTP parse failure without the bytes dump.
+                scrub_text(self._redactor, http_parse_message(exc.message, self._redactor)
+                           if isinstance(exc, aiohttp.ClientResponseError)
+                           else f"{type(exc).__name__}: {exc}"),
                 method=_GET, url=redacted, attempts=number,
                 retryable=not isinstance(exc, _PERMANENT_TRANSPORT_ERRORS),
             )
@@ -586,38 +591,37 @@ async def _results_only(
 class _Decode:
     """A 2xx handler that decodes into one model (the decoder is built once, at import)."""
 
-    __slots__ = ("_decoder", "_scrub")
+    __slots__ = ("_decoder", "_redactor")
 
     def __init__(self, decoder: msgspec.json.Decoder[Any], redactor: Redactor) -> None:
         self._decoder = decoder
-        self._scrub = redactor.data
+        self._redactor = redactor
 
     def __call__(
         self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
         elapsed: float,
     ) -> Any:
         return decode_body(self._decoder, body, status=status, method=_GET, url=url,
-                           attempts=attempts, scrub=self._scrub)
+                           attempts=attempts, redactor=self._redactor)
 
 
 class _Raw:
     """A 2xx handler that keeps the answer undecoded."""
 
-    __slots__ = ("_decoder", "_scrub", "_scrub_headers")
+    __slots__ = ("_decoder", "_redactor")
 
     def __init__(self, decoder: msgspec.json.Decoder[Any], redactor: Redactor) -> None:
         self._decoder = decoder
-        self._scrub = redactor.data
-        self._scrub_headers = redactor.headers
+        self._redactor = redactor
 
     def __call__(
         self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
         elapsed: float,
     ) -> RawResponse[Any]:
         return RawResponse(
-            status=status, headers=self._scrub_headers(headers.items()), content=body,
+            status=status, headers=self._redactor.headers(headers.items()), content=body,
             method=_GET, url=url, attempts=attempts, elapsed=elapsed, decoder=self._decoder,
-            scrub=self._scrub,
+            redactor=self._redactor,
         )
 
 

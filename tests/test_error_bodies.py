@@ -3,8 +3,9 @@ body an error keeps is bounded (issue 9, items 1 and 16)."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -15,11 +16,15 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from adgate_async import (
     AsyncSession,
     BannedError,
+    DecodeError,
     NotFoundError,
     ServerError,
+    TransportError,
 )
+from adgate_async._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
 from adgate_async._errors import Redactor, error_for_status, parse_error_body
-from adgate_async.testing import Answer, StandInServer
+from adgate_async._response import decode_body
+from adgate_async.testing import Answer, StandInServer, make_history
 
 from ._support import API_KEY, make_session
 
@@ -150,3 +155,170 @@ def test_error_body_parser_never_raises_on_any_json(doc: Any, status: int) -> No
 def test_error_body_parser_survives_deep_nesting() -> None:
     _check_parse(b"[" * 100_000 + b"]" * 100_000)
     _check_parse(b'{"error":' * 50_000 + b"1" + b"}" * 50_000)
+
+
+# ------------------------------------------------------- item 16: bounded error texts
+
+_HUGE = 8 * 1024 * 1024
+
+
+def _huge_error_body(size: int, *, secret_at: int | None = None) -> bytes:
+    filler = "x" * size
+    if secret_at is not None:
+        filler = filler[:secret_at] + API_KEY + filler[secret_at:]
+    return msgspec.json.encode({"status": "error", "error": {"code": "BIG", "message": filler}})
+
+
+def _assert_bounded(exc: Exception) -> None:
+    message = getattr(exc, "message", "")
+    assert len(message) <= MAX_ERROR_MESSAGE_CHARS
+    # str() adds the status, the code and the (redacted) URL at most.
+    assert len(str(exc)) <= MAX_ERROR_MESSAGE_CHARS + 600
+    assert len(repr(exc)) <= MAX_ERROR_MESSAGE_CHARS + 700
+    body = getattr(exc, "body", b"")
+    assert len(body) <= MAX_ERROR_BODY_BYTES
+    assert len(pickle.dumps(exc)) <= MAX_ERROR_BODY_BYTES + 4 * MAX_ERROR_MESSAGE_CHARS
+
+
+async def test_huge_403_message_is_capped(server: StandInServer, session: AsyncSession) -> None:
+    server.script("u1", Answer(status=403, body=_huge_error_body(_HUGE)))
+    with pytest.raises(BannedError) as info:
+        await session.get_history("u1")
+    _assert_bounded(info.value)
+    assert info.value.message.startswith("xxxx")
+    assert f"{_HUGE:,} characters in all" in info.value.message
+    assert info.value.code == "BIG"
+    assert info.value.body.startswith(b'{"status":"error"')
+
+
+@pytest.mark.parametrize("offset", range(-30, 5, 3))
+async def test_key_at_the_cut_is_not_half_kept(
+    server: StandInServer, session: AsyncSession, offset: int
+) -> None:
+    at = MAX_ERROR_MESSAGE_CHARS + offset - 40
+    long_message = _huge_error_body(MAX_ERROR_BODY_BYTES * 2, secret_at=at)
+    long_body = b"a" * (MAX_ERROR_BODY_BYTES + offset - 8) + API_KEY.encode() + b"a" * 100
+    server.script("u1", Answer(status=500, body=long_message), Answer(status=500, body=long_body))
+    async with make_session(**server.session_urls(), max_retries=0) as s:
+        for _ in range(2):
+            with pytest.raises(ServerError) as info:
+                await s.get_history("u1")
+            _assert_bounded(info.value)
+            assert API_KEY[:5] not in info.value.message
+            assert API_KEY[:5].encode() not in info.value.body
+
+
+async def test_gather_users_keeps_bounded_bodies(
+    server: StandInServer, session: AsyncSession
+) -> None:
+    ids = [f"u{i}" for i in range(6)]
+    for user_id in ids[1:]:
+        server.script(user_id, Answer(status=404, body=_huge_error_body(1024 * 1024)))
+    results = await session.gather_users(ids, concurrency=3)
+    assert results[0].error is None
+    for result in results[1:]:
+        assert isinstance(result.error, NotFoundError)
+        _assert_bounded(result.error)
+
+
+async def test_decode_error_body_and_message_are_capped(
+    server: StandInServer, session: AsyncSession
+) -> None:
+    bad = b'{"data": [' + b'"' + b"y" * (1024 * 1024) + b'"' + b", 5]}"
+    server.script("u1", Answer.ok(body=bad), Answer.ok(body=bad))
+    with pytest.raises(DecodeError) as info:
+        await session.get_history("u1")
+    _assert_bounded(info.value)
+    raw = await session.with_raw_response.get_history("u1")
+    with pytest.raises(DecodeError) as info:
+        raw.parse()
+    _assert_bounded(info.value)
+
+
+class _Picky(msgspec.Struct):
+    kind: Literal["a", "b"]
+
+
+def test_decode_error_message_quoting_the_body_is_capped_and_scrubbed() -> None:
+    # msgspec quotes an invalid enum value back in its message: 5,000 characters and the key.
+    body = msgspec.json.encode({"kind": "k" * 5000 + API_KEY})
+    with pytest.raises(DecodeError) as info:
+        decode_body(msgspec.json.Decoder(_Picky), body, status=200, method="GET", url="u",
+                    attempts=1, redactor=_REDACTOR)
+    _assert_bounded(info.value)
+    assert "Invalid enum value" in info.value.message
+    assert API_KEY[:5] not in str(info.value)
+
+
+async def test_json_followed_by_junk_says_exactly_that(
+    server: StandInServer, session: AsyncSession
+) -> None:
+    good = msgspec.json.encode({"data": []})
+    server.script("u1", Answer.ok(body=good + b"  xyz-junk"))
+    with pytest.raises(DecodeError) as info:
+        await session.get_history("u1")
+    message = info.value.message
+    assert f"complete JSON document ends at byte {len(good)}" in message
+    assert "followed by 10 more bytes" in message
+    _assert_bounded(info.value)
+
+
+async def test_json_followed_by_whitespace_is_fine(
+    server: StandInServer, session: AsyncSession
+) -> None:
+    server.script("u1", Answer.ok(body=msgspec.json.encode({"data": []}) + b" \r\n\t "))
+    history = await session.get_history("u1")
+    assert history.data == []
+
+
+async def _raw_http_server(reply: bytes) -> tuple[asyncio.Server, str]:
+    """A socket server that sends ``reply`` verbatim to every request."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(reply)
+            await writer.drain()
+            await reader.read()  # until the client hangs up
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    return srv, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("close", [False, True], ids=["keep-alive", "connection-close"])
+async def test_bytes_beyond_content_length_give_a_short_exact_transport_error(
+    close: bool,
+) -> None:
+    # The reviewer's case: a good 200 whose Content-Length is shorter than what is sent.
+    # aiohttp's parser rejects the extra bytes and drops the answer with them; the error
+    # must say so briefly, without the body (or the key) in it.
+    body = _history_body_bytes()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    if close:
+        head += b"Connection: close\r\n"
+    reply = head + b"Content-Length: %d\r\n\r\n" % len(body) + body + b"stray bytes " + (
+        API_KEY.encode() * 3)
+    srv, url = await _raw_http_server(reply)
+    try:
+        async with make_session(adgate_base_url=url, revu_base_url=url, max_retries=0) as s:
+            with pytest.raises(TransportError) as info:
+                await s.get_history("u1")
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    exc = info.value
+    _assert_bounded(exc)
+    assert len(exc.message) < 300
+    assert "invalid HTTP from the server" in exc.message
+    assert "stray bytes" in exc.message
+    assert "offer_id" not in exc.message
+    assert API_KEY not in str(exc)
+
+
+def _history_body_bytes() -> bytes:
+    return msgspec.json.encode(make_history("u1", 20))

@@ -246,3 +246,15 @@ async def test_redactor_does_not_run_on_a_successful_call(
     history = await keyed.get_history("u1")
     assert history.data
     assert calls == []
+
+
+@pytest.mark.parametrize("start", range(0, 30))
+def test_redactor_excerpt_never_shows_part_of_a_spelling(start: int) -> None:
+    redactor = Redactor(KEY)
+    for spelling in SPELLINGS.values():
+        text = "0123456789" + spelling + "abcdefghij" * 3
+        excerpt = redactor.excerpt(text, start, 12)
+        assert len(excerpt) <= 12
+        for size in range(4, len(spelling) + 1):  # no piece of the spelling shows
+            for at in range(len(spelling) - size + 1):
+                assert spelling[at : at + size] not in excerpt, (spelling, excerpt)
