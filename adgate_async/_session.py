@@ -530,11 +530,15 @@ class AsyncSession:
                 self.stats.decode_errors += 1
                 error = exc
             raise error
+        retry_after = None
+        if status in RETRY_STATUSES:
+            try:
+                retry_after = parse_retry_after(headers.get("Retry-After"))
+            except (OverflowError, ValueError):  # a date beyond what the platform handles
+                retry_after = None
         status_error = error_for_status(
             status=status, reason=reason, body=body, headers=headers, method=_GET,
-            url=redacted, redactor=self._redactor,
-            retry_after=(parse_retry_after(headers.get("Retry-After"))
-                         if status in RETRY_STATUSES else None),
+            url=redacted, redactor=self._redactor, retry_after=retry_after,
         )
         status_error.attempts = number
         if isinstance(status_error, UserBannedError | IPBannedError):

@@ -322,3 +322,19 @@ async def test_bytes_beyond_content_length_give_a_short_exact_transport_error(
 
 def _history_body_bytes() -> bytes:
     return msgspec.json.encode(make_history("u1", 20))
+
+
+@pytest.mark.parametrize("value", ["Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
+                                   "Mon, 01 Jan 2026 99999999999999999:00:00 GMT",
+                                   "Mon, 01 Jan 2026 00:00:00 +99999999999999999999"],
+                         ids=["year", "hour", "zone"])
+async def test_retry_after_date_out_of_range_is_ignored(
+    server: StandInServer, session: AsyncSession, value: str
+) -> None:
+    # A Retry-After date too far out for the platform's clock is unreadable, like any other
+    # unreadable value: the normal backoff applies and the 503 is retried.
+    server.script("u1", Answer(status=503, body=odd_body(1), headers={"Retry-After": value}),
+                  Answer.ok())
+    history = await session.get_history("u1")
+    assert history.data
+    assert server.count("u1") == 2
