@@ -1,4 +1,4 @@
-"""The exception tree, the status-to-exception mapping, and redaction of the API key.
+"""The exception tree, the status-to-exception mapping, and the caps on what an error keeps.
 
 Every exception the client raises on purpose derives from :class:`AdGateError`::
 
