@@ -80,7 +80,8 @@ class AsyncSession:
     Without ``async with``, call ``await s.aclose()`` at shutdown. The HTTP pool is created
     lazily, on first use inside a running event loop, so the session itself may be built
     anywhere. A caller-supplied ``aiohttp.ClientSession`` (``session=``) is used as is and
-    left open; ``max_connections`` does not apply to it.
+    left open: its default headers stand, and so does its timeout unless ``timeout=`` is
+    passed explicitly; ``max_connections`` does not apply to it.
 
     Retryable failures (transport faults, timeouts, 408, 429, 5xx) are retried up to
     ``max_retries`` times with exponential backoff and jitter (``retry_backoff * 2**n``,
