@@ -100,7 +100,7 @@ class Throttle:
 
 
 def check_concurrency(concurrency: object, pool_size: int | None) -> int:
-    concurrency = check_positive_int("concurrency", concurrency)
+    concurrency = check_positive_int("concurrency", concurrency, _config.BULK_CONCURRENCY_MAX)
     if pool_size is not None and concurrency > pool_size:
         raise InvalidParameterError(
             "concurrency",
@@ -112,9 +112,19 @@ def check_concurrency(concurrency: object, pool_size: int | None) -> int:
 
 
 def check_rate(max_per_second: object) -> float | None:
+    """None, or a finite rate of at least ``MIN_PER_SECOND`` (so that the interval between
+    two starts is finite: a rate of 5e-324 would wait forever)."""
     if max_per_second is None:
         return None
-    return check_non_negative("max_per_second", max_per_second, allow_zero=False)
+    rate = check_non_negative("max_per_second", max_per_second, allow_zero=False)
+    floor = _config.MIN_PER_SECOND
+    if rate < floor:  # at or above the floor, the interval (at most 1 / floor) is finite
+        raise InvalidParameterError(
+            "max_per_second",
+            f"must be at least {floor} (one user per {1 / floor:.0f} s), or None for no limit",
+            rate,
+        )
+    return rate
 
 
 _DONE: Final = object()

@@ -1,8 +1,19 @@
-"""Every default the client uses, in one place."""
+"""Every default the client uses, and every documented bound on an argument, in one place."""
 
 from __future__ import annotations
 
 from typing import Final
+
+
+class DefaultSeconds(float):
+    """A default number of seconds, told apart from the same number passed explicitly
+    (``value is TIMEOUT``); otherwise a plain float, and shown as one."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(float(self))
+
 
 ADGATE_BASE_URL: Final = "https://api.adgatemedia.com"
 REVU_BASE_URL: Final = "https://publishers.revenueuniverse.com"
@@ -20,12 +31,24 @@ RETRY_AFTER_CAP: Final = 60.0
 # Each backoff delay is reduced by a random fraction of up to this much.
 RETRY_JITTER: Final = 0.25
 
-TIMEOUT: Final = 30.0
+# With a caller's own aiohttp session, this default is not applied: its own timeout stands.
+TIMEOUT: Final = DefaultSeconds(30.0)
 MAX_CONNECTIONS: Final = 100
 # Bodies above this are refused unread (the largest real histories are a few MB).
 MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 # Default requests in flight for gather_users / iter_users (never above the pool size).
 BULK_CONCURRENCY: Final = 16
+
+# Upper bounds of integer arguments (anything larger is refused before any request).
+# Ids (aff_id, wall_id, wall, offer ids) and max_response_bytes: a signed 64-bit integer.
+INT64_MAX: Final = 2**63 - 1
+MAX_RETRIES_MAX: Final = 100
+MAX_CONNECTIONS_MAX: Final = 10_000
+# gather_users / iter_users: concurrency (also never above the pool size) and buffer.
+BULK_CONCURRENCY_MAX: Final = 10_000
+BULK_BUFFER_MAX: Final = 1_000_000
+# The lowest max_per_second accepted: one user every 1000 s (about 17 minutes).
+MIN_PER_SECOND: Final = 0.001
 
 USER_ID_MAX_BYTES: Final = 255
 NUMOFFERS_MIN: Final = 1

@@ -3,13 +3,18 @@
 Every rule is checked before a request is sent, and a broken rule raises
 :class:`InvalidParameterError` (a ``ValueError``) that names the parameter and the rule.
 Values are never altered: they are either sent exactly as given (percent-encoded) or refused.
+A number of any numeric type (an int or float subclass, numpy's int64 or float64) is sent as
+the plain decimal text of its value; a bool is never taken for a number. Integers are bounded
+(see :mod:`._config`), and an error never converts an unbounded int to text.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import numbers
 from collections.abc import Callable, Iterable
+from typing import Final
 from urllib.parse import quote
 
 from yarl import URL
@@ -22,7 +27,7 @@ def _encode(name: str, value: str) -> str:
     try:
         return quote(value, safe="")
     except UnicodeEncodeError:
-        raise InvalidParameterError(name, "must be valid Unicode text", value) from None
+        raise invalid(name, "must be valid Unicode text", value) from None
 
 
 def _bool(value: bool) -> str:
@@ -32,40 +37,86 @@ def _bool(value: bool) -> str:
 # ------------------------------------------------------------------------ constructor
 
 
-def check_positive_int(name: str, value: object) -> int:
-    if type(value) is not int or value < 1:
-        raise InvalidParameterError(name, "must be a positive int", value)
-    return value
+def invalid(
+    name: str, rule: str, value: object = None, *, show: bool = True
+) -> InvalidParameterError:
+    """The error for a broken rule, showing ``value`` only in a form that is safe to build:
+    an int too long to print is described by its size, never converted to text."""
+    note = _unshowable(value) if show else None
+    if note is None:
+        return InvalidParameterError(name, rule, value, show=show)
+    error = InvalidParameterError(name, rule, show=False)
+    error.message = f"{error.message} (got {note})"
+    error.args = (error.message,)
+    return error
+
+
+def _unshowable(value: object) -> str | None:
+    """How to describe a value whose repr is unsafe (None: its repr is fine)."""
+    if isinstance(value, int) and int(value).bit_length() > _SHOWN_INT_BITS:
+        number = int(value)
+        digits = int(math.log10(abs(number))) + 1  # math.log10 takes ints of any size
+        return f"{'a negative' if number < 0 else 'an'} int of about {digits} digits"
+    try:
+        repr(value)
+    except Exception:  # e.g. a container holding a huge int
+        return f"a {type(value).__name__} that cannot be shown"
+    return None
+
+
+# Ints up to this many bits (about 77 digits) are shown as they are.
+_SHOWN_INT_BITS: Final = 256
+
+
+def as_int(value: object) -> int | None:
+    """``value`` as a plain int if it is an integer of any type (int, an int subclass,
+    numpy's int64, ...), except a bool; else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
+def as_finite_float(value: object) -> float | None:
+    """``value`` as a plain float if it is a real number (not a bool) that is finite as a
+    float; else None (an int too large for a float included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def check_int(name: str, value: object, low: int, high: int, rule: str) -> int:
+    """``value`` as a plain int if it is an integer in ``low..high``; else the ``rule``."""
+    number = as_int(value)
+    if number is None or not low <= number <= high:
+        raise invalid(name, rule, value)
+    return number
+
+
+def check_positive_int(name: str, value: object, maximum: int = _config.INT64_MAX) -> int:
+    return check_int(name, value, 1, maximum, f"must be a positive int, at most {maximum}")
 
 
 def check_nonempty_str(name: str, value: object, *, secret: bool = False) -> str:
     if not isinstance(value, str) or not value:
-        raise InvalidParameterError(name, "must be a non-empty str", value, show=not secret)
+        raise invalid(name, "must be a non-empty str", value, show=not secret)
     return value
-
-
-def _finite(value: object) -> bool:
-    """A real number (not a bool) that is finite as a float."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
 
 
 def check_non_negative(name: str, value: object, *, allow_zero: bool = True) -> float:
-    ok = _finite(value)
-    if not ok or value < 0 or (not allow_zero and value == 0):  # type: ignore[operator]
+    number = as_finite_float(value)
+    if number is None or number < 0 or (not allow_zero and number == 0):
         rule = "must be a finite number >= 0" if allow_zero else "must be a finite number > 0"
-        raise InvalidParameterError(name, rule, value)
-    return float(value)  # type: ignore[arg-type]
+        raise invalid(name, rule, value)
+    return number
 
 
 def check_max_retries(value: object) -> int:
-    if type(value) is not int or value < 0:
-        raise InvalidParameterError("max_retries", "must be an int >= 0", value)
-    return value
+    high = _config.MAX_RETRIES_MAX
+    return check_int("max_retries", value, 0, high, f"must be an int in 0..{high}")
 
 
 def _is_loopback(host: str) -> bool:
@@ -84,30 +135,30 @@ def check_base_url(name: str, value: object, scrub: Callable[[str], str] = str) 
     the value before an error shows it (a URL may carry a secret).
     """
     if not isinstance(value, str) or not value:
-        raise InvalidParameterError(name, "must be a non-empty str URL", value)
+        raise invalid(name, "must be a non-empty str URL", value)
     shown = scrub(value)
     if not value.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidParameterError(
+        raise invalid(
             name, "must be ASCII with no spaces or control characters (give an international "
             "host in its xn-- form, and percent-encode the path)", shown,
         )
     if "?" in value or "#" in value or "@" in value.split("/", 3)[2 if "//" in value else 0]:
         # Never shown, even scrubbed: a query or userinfo is where secrets live.
-        raise InvalidParameterError(
+        raise invalid(
             name, "must not carry a query, a fragment or credentials", show=False
         )
     try:
         url = URL(value)
     except (ValueError, TypeError):
-        raise InvalidParameterError(name, "must be a valid URL", shown) from None
+        raise invalid(name, "must be a valid URL", shown) from None
     if url.scheme not in ("https", "http") or not url.host:
-        raise InvalidParameterError(name, "must be an absolute http(s) URL with a host", shown)
+        raise invalid(name, "must be an absolute http(s) URL with a host", shown)
     if url.scheme == "http" and not _is_loopback(url.host):
-        raise InvalidParameterError(
+        raise invalid(
             name, "must use https (plain http is allowed only for a loopback host)", shown
         )
     if url.user or url.password:
-        raise InvalidParameterError(
+        raise invalid(
             name, "must not carry a query, a fragment or credentials", show=False
         )
     return value.rstrip("/")
@@ -119,15 +170,15 @@ def check_base_url(name: str, value: object, scrub: Callable[[str], str] = str) 
 def check_user_id(value: object, name: str = "user_id") -> str:
     """A publisher user id: a non-empty str of at most 255 bytes in UTF-8."""
     if not isinstance(value, str):
-        raise InvalidParameterError(name, "must be a str", value)
+        raise invalid(name, "must be a str", value)
     if not value:
-        raise InvalidParameterError(name, "must not be empty", value)
+        raise invalid(name, "must not be empty", value)
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InvalidParameterError(name, "must be valid Unicode text", value) from None
+        raise invalid(name, "must be valid Unicode text", value) from None
     if size > _config.USER_ID_MAX_BYTES:
-        raise InvalidParameterError(
+        raise invalid(
             name, f"must be at most {_config.USER_ID_MAX_BYTES} bytes in UTF-8 (is {size})",
             value,
         )
@@ -147,11 +198,11 @@ def history_options(
     parts: list[str] = []
     if lang is not None:
         if not isinstance(lang, str) or not lang:
-            raise InvalidParameterError("lang", "must be a non-empty str or None", lang)
+            raise invalid("lang", "must be a non-empty str or None", lang)
         parts.append("&lang=" + _encode("lang", lang))
     if continue_playing is not None:
         if not isinstance(continue_playing, bool):
-            raise InvalidParameterError("continue_playing", "must be a bool or None",
+            raise invalid("continue_playing", "must be a bool or None",
                                         continue_playing)
         parts.append("&continue_playing=" + _bool(continue_playing))
     if offer_ids is not None:
@@ -162,16 +213,17 @@ def history_options(
 def _offer_ids(offer_ids: object) -> str:
     rule = "must be an iterable of positive ints below 2**63 (e.g. [1477425, 148199]) or None"
     if isinstance(offer_ids, str | bytes) or not isinstance(offer_ids, Iterable):
-        raise InvalidParameterError("offer_ids", rule, offer_ids)
+        raise invalid("offer_ids", rule, offer_ids)
     items = list(offer_ids)
     if not items:
-        raise InvalidParameterError(
+        raise invalid(
             "offer_ids", "must not be empty (pass None for no filter)", offer_ids
         )
-    for item in items:
-        if type(item) is not int or not 1 <= item < 2**63:
-            raise InvalidParameterError("offer_ids", rule + f"; bad item {item!r}", show=False)
-    return ",".join(map(str, items))
+    ids = [
+        check_int("offer_ids", item, 1, _config.INT64_MAX, f"{rule}; bad item at index {i}")
+        for i, item in enumerate(items)
+    ]
+    return ",".join(map(str, ids))
 
 
 # ---------------------------------------------------------------- Get Personalized
@@ -186,7 +238,7 @@ def personalized_path(uid: object) -> str:
     check_user_id(uid, "uid")
     assert isinstance(uid, str)
     if not uid.isascii():
-        raise InvalidParameterError("uid", "must be ASCII (the vendor takes ASCII user ids)", uid)
+        raise invalid("uid", "must be ASCII (the vendor takes ASCII user ids)", uid)
     segment = _encode("uid", uid)
     if segment.strip(".") == "":
         segment = segment.replace(".", "%2E")
@@ -194,14 +246,19 @@ def personalized_path(uid: object) -> str:
 
 
 def _number(name: str, value: object) -> str:
-    if not _finite(value) or math.copysign(1.0, value) < 0:  # type: ignore[arg-type]  # -0.0 too
-        raise InvalidParameterError(name, "must be a finite number >= 0 or None", value)
-    return _encode(name, repr(value))  # repr(1e20) is "1e+20": the "+" must be encoded
+    """A number as plain decimal text: an integer exactly (``str(int(v))``), any other real
+    as ``repr(float(v))``; never the repr of the value's own type (numpy's shows its type)."""
+    number = as_finite_float(value)
+    if number is None or math.copysign(1.0, number) < 0:  # -0.0 too
+        raise invalid(name, "must be a finite number >= 0 or None", value)
+    integer = as_int(value)
+    text = repr(number) if integer is None else str(integer)
+    return _encode(name, text)  # repr(1e20) is "1e+20": the "+" must be encoded
 
 
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise InvalidParameterError(name, "must be a non-empty str or None", value)
+        raise invalid(name, "must be a non-empty str or None", value)
     return _encode(name, value)
 
 
@@ -218,37 +275,33 @@ def personalized_query(
     experiment_id: object = None,
 ) -> str:
     """The query string (without ``?``) for Get Personalized, validated."""
-    if type(numoffers) is not int or not (
-        _config.NUMOFFERS_MIN <= numoffers <= _config.NUMOFFERS_MAX
-    ):
-        raise InvalidParameterError(
-            "numoffers",
-            f"must be an int in {_config.NUMOFFERS_MIN}..{_config.NUMOFFERS_MAX}", numoffers,
-        )
+    numoffers = check_int(
+        "numoffers", numoffers, _config.NUMOFFERS_MIN, _config.NUMOFFERS_MAX,
+        f"must be an int in {_config.NUMOFFERS_MIN}..{_config.NUMOFFERS_MAX}",
+    )
     if wall is None:
-        raise InvalidParameterError(
+        raise invalid(
             "wall", "is required: pass wall=... or create the session with wall_id=...",
             show=False,
         )
-    if type(wall) is not int or wall < 1:
-        raise InvalidParameterError("wall", "must be a positive int", wall)
+    wall = check_positive_int("wall", wall)
     query = f"wall={wall}&numoffers={numoffers}"
     if sid3 is not None:
         query += "&sid3=" + _text("sid3", sid3)
     if device is not None:
         if not isinstance(device, str) or device not in _config.DEVICES:
-            raise InvalidParameterError(
+            raise invalid(
                 "device", "must be one of 'desktop', 'ios', 'android' ('mobile' is refused "
                 "by the vendor)", device,
             )
         query += "&device=" + str(device)
     if ip is not None:
         if not isinstance(ip, str):
-            raise InvalidParameterError("ip", "must be an IPv4 address as a str", ip)
+            raise invalid("ip", "must be an IPv4 address as a str", ip)
         try:
             ipaddress.IPv4Address(ip)
         except ValueError:
-            raise InvalidParameterError(
+            raise invalid(
                 "ip", "must be a dotted-quad IPv4 address such as '203.0.113.7'", ip
             ) from None
         query += "&ip=" + ip
@@ -256,7 +309,7 @@ def personalized_query(
         query += "&os_version=" + _number("os_version", os_version)
     if include_sortmetric is not None:
         if not isinstance(include_sortmetric, bool):
-            raise InvalidParameterError(
+            raise invalid(
                 "include_sortmetric", "must be a bool or None", include_sortmetric
             )
         query += "&include_sortmetric=" + _bool(include_sortmetric)

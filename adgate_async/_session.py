@@ -34,7 +34,6 @@ from ._errors import (
     APIStatusError,
     APITimeoutError,
     DecodeError,
-    InvalidParameterError,
     IPBannedError,
     Redactor,
     ResponseTooLargeError,
@@ -57,6 +56,7 @@ _log: Final = logging.getLogger(_config.LOGGER_NAME)
 _DEBUG: Final = logging.DEBUG
 _GET: Final = "GET"
 _USER_AGENT: Final = f"adgate-async/{__version__}"
+_HEADERS: Final = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
 # Faults a retry cannot fix: raised at once as a non-retryable TransportError.
 _PERMANENT_TRANSPORT_ERRORS: Final = (
     aiohttp.ClientSSLError,
@@ -82,7 +82,8 @@ class AsyncSession:
     Without ``async with``, call ``await s.aclose()`` at shutdown. The HTTP pool is created
     lazily, on first use inside a running event loop, so the session itself may be built
     anywhere. A caller-supplied ``aiohttp.ClientSession`` (``session=``) is used as is and
-    left open; ``max_connections`` does not apply to it.
+    left open: its default headers stand, and so does its timeout unless ``timeout=`` is
+    passed explicitly; ``max_connections`` does not apply to it.
 
     Retryable failures (transport faults, timeouts, 408, 429, 5xx) are retried up to
     ``max_retries`` times with exponential backoff and jitter (``retry_backoff * 2**n``,
@@ -115,6 +116,8 @@ class AsyncSession:
         self._wall_id = None if wall_id is None else _params.check_positive_int(
             "wall_id", wall_id
         )
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise _params.invalid("session", "must be an aiohttp.ClientSession or None", session)
         self._redactor = redactor = Redactor(api_key)
         adgate = _params.check_base_url("adgate_base_url", adgate_base_url, redactor.text)
         self._revu_base_url = _params.check_base_url("revu_base_url", revu_base_url,
@@ -124,16 +127,21 @@ class AsyncSession:
             backoff=_params.check_non_negative("retry_backoff", retry_backoff),
             backoff_max=_params.check_non_negative("retry_backoff_max", retry_backoff_max),
         )
-        if timeout is not None:
-            timeout = _params.check_non_negative("timeout", timeout, allow_zero=False)
-        self._timeout_seconds = timeout
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._max_connections = _params.check_positive_int("max_connections", max_connections)
+        if session is not None and timeout is _config.TIMEOUT:
+            # A caller's session keeps its own timeout unless ``timeout=`` is passed.
+            self._timeout = session.timeout
+            self._timeout_seconds = _seconds(session.timeout)
+        else:
+            if timeout is not None:
+                timeout = _params.check_non_negative("timeout", timeout, allow_zero=False)
+            self._timeout = aiohttp.ClientTimeout(total=timeout)
+            self._timeout_seconds = timeout
+        self._max_connections = _params.check_positive_int(
+            "max_connections", max_connections, _config.MAX_CONNECTIONS_MAX
+        )
         self._max_response_bytes = _params.check_positive_int(
             "max_response_bytes", max_response_bytes
         )
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError("session must be an aiohttp.ClientSession or None")
 
         # The fixed part of every history URL, built once; the user id is appended per call.
         fixed = (
@@ -147,7 +155,11 @@ class AsyncSession:
         self._owns_client = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        # A caller's session keeps its own default headers: ours only fill in what it lacks.
+        self._headers = {
+            name: value for name, value in _HEADERS.items()
+            if session is None or name not in session.headers
+        }
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
         self._retry_after_listeners: list[Callable[[APIStatusError], None]] = []
@@ -345,12 +357,13 @@ class AsyncSession:
         )
         if buffer is None:
             buffer = 4 * checked
-        elif type(buffer) is not int or buffer < checked:
-            raise InvalidParameterError(
-                "buffer", f"must be an int >= concurrency ({checked})", buffer
+        else:
+            buffer = _params.check_int(
+                "buffer", buffer, checked, _config.BULK_BUFFER_MAX,
+                f"must be an int from concurrency ({checked}) to {_config.BULK_BUFFER_MAX}",
             )
         if not isinstance(ordered, bool):
-            raise InvalidParameterError("ordered", "must be a bool", ordered)
+            raise _params.invalid("ordered", "must be a bool", ordered)
         return run_batch(
             self, user_ids, concurrency=checked, window=buffer, options=options,
             max_per_second=rate, on_progress=on_progress, ordered=ordered,
@@ -372,14 +385,14 @@ class AsyncSession:
         if isinstance(user_ids, str | bytes) or not isinstance(
             user_ids, Iterable | AsyncIterable
         ):
-            raise InvalidParameterError(
+            raise _params.invalid(
                 "user_ids", "must be an iterable or async iterable of str ids", user_ids
             )
         pool = self._pool_size()
         if concurrency is None:
             concurrency = min(_config.BULK_CONCURRENCY, pool or _config.BULK_CONCURRENCY)
         if on_progress is not None and not callable(on_progress):
-            raise InvalidParameterError("on_progress", "must be callable or None", on_progress)
+            raise _params.invalid("on_progress", "must be callable or None", on_progress)
         options = _params.history_options(
             lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
         )
@@ -590,6 +603,15 @@ async def _results_only(
         async for item in results:
             yield item[1]
             del item  # not held while waiting for the next one
+
+
+def _seconds(timeout: aiohttp.ClientTimeout) -> float | None:
+    """The time limit a ClientTimeout puts on an attempt, for messages: its total, else
+    its shortest other limit (None: no limit at all)."""
+    if timeout.total is not None:
+        return timeout.total
+    limits = [t for t in (timeout.connect, timeout.sock_connect, timeout.sock_read) if t]
+    return min(limits) if limits else None
 
 
 class _Decode:
