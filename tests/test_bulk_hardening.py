@@ -183,6 +183,20 @@ async def test_closing_the_session_under_a_batch_raises_a_clear_error(
         assert server.count() < 200
 
 
+async def test_closing_the_session_under_a_retrying_call_raises_a_clear_error(
+    server: StandInServer,
+) -> None:
+    server.script("u", Answer.error(500))
+    s = make_session(retry_backoff=0.3, retry_backoff_max=0.3, **server.session_urls())
+    task = asyncio.create_task(s.get_history("u"))
+    await wait_until(lambda: s.stats.retries == 1)  # asleep before its retry
+    await s.aclose()
+    with pytest.raises(RuntimeError, match="AsyncSession was closed while this call") as info:
+        await asyncio.wait_for(task, 10)
+    assert "Session is closed" not in str(info.value)
+    assert server.count("u") == 1
+
+
 # ------------------------------ item 18: the workers are tied to the consuming task
 
 
