@@ -8,15 +8,20 @@ workers, and memory depends on the concurrency, never on the number of users.
 
 Every input id yields exactly one :class:`UserResult`: the history, or the typed
 :class:`AdGateError` that ended that user's call. Anything else (a bug, a closed session,
-an input iterator that raises) aborts the batch and is raised to the consumer. Closing or
-cancelling the consumer cancels every worker before returning.
+an input iterator that raises) aborts the batch and is raised to the consumer; a session
+closed under a running batch is reported as such (``SESSION_CLOSED_MESSAGE``).
+
+The workers of ``iter_users`` belong to the task that reads the results: when that task
+finishes, however it finishes, they are cancelled with it. A batch's Retry-After pause is
+its own: the batch passes its :class:`Throttle` with each of its calls, so no other call on
+the session waits for it, and no other call's 429 pauses the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Callable,
@@ -45,9 +50,17 @@ PAUSE_STATUSES: Final = frozenset({429, 503})
 
 
 class UserResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The outcome for one user of a batch: ``history`` or ``error``, never both."""
+    """The outcome for one user of a batch: ``history`` or ``error``, never both.
+
+    ``index`` is the id's position in the input (0-based): it tells apart results whose
+    ``user_id`` text is the same (a duplicate, or ``5`` and ``"5"``), and maps a result of
+    an unordered :meth:`~AsyncSession.iter_users` back to its input.
+    """
 
     user_id: str
+    #: The position of this id in the batch's input, counting from 0. Every result of
+    #: ``gather_users`` and ``iter_users`` carries it; -1 only on a result built by hand.
+    index: int = -1
     history: History | None = None
     error: AdGateError | None = None
 
@@ -59,7 +72,12 @@ class UserResult(msgspec.Struct, frozen=True, kw_only=True):
 
 class Throttle:
     """When the next request may start: a shared pause (after a 429/503 with Retry-After)
-    and an optional start-rate limit, both for the whole batch."""
+    and an optional start-rate limit, both for the whole batch.
+
+    The batch hands it to the session with each of its own calls (see ``AsyncSession._send``):
+    only those calls set the pause (:meth:`note`) or wait for it before a retry; every other
+    call on the session ignores it.
+    """
 
     __slots__ = ("_interval", "_loop", "_next_slot", "_pause_until")
 
@@ -73,6 +91,13 @@ class Throttle:
         """Hold every new request for ``seconds`` from now (extends, never shortens)."""
         until = self._loop.time() + seconds
         self._pause_until = max(self._pause_until, until)
+
+    def note(self, error: AdGateError) -> None:
+        """Pause the batch when one of its calls got a 429/503 carrying Retry-After."""
+        if (isinstance(error, APIStatusError) and error.status in PAUSE_STATUSES
+                and error.retry_after is not None):
+            # Capped like the retry wait: a far-off date must not stall a batch for hours.
+            self.pause(min(error.retry_after, _config.RETRY_AFTER_CAP))
 
     def ready(self) -> bool:
         """True when a request may start now without waiting (the common case)."""
@@ -129,12 +154,19 @@ def check_rate(max_per_second: object) -> float | None:
 
 _DONE: Final = object()
 
+#: What a batch raises when its session was closed under it (in-flight users get no result).
+SESSION_CLOSED_MESSAGE: Final = (
+    "the AsyncSession was closed while a gather_users/iter_users batch was running; "
+    "the batch was stopped"
+)
+
 
 class _Source:
     """Hands the input out to the workers as ``(index, user_id)``, lazily.
 
-    A plain iterable is advanced without any await (so no two workers can interleave);
-    an async iterable behind a lock (async generators refuse concurrent ``__anext__``).
+    A plain iterable is advanced without any await (so no two workers can interleave); it
+    runs on the event loop, so its ``next()`` must not block. An async iterable is advanced
+    behind a lock (async generators refuse concurrent ``__anext__``).
     """
 
     __slots__ = ("_aiter", "_index", "_iter", "_lock", "total")
@@ -164,13 +196,17 @@ class _Source:
                     user_id = await anext(self._aiter)
                 except StopAsyncIteration:
                     return None
+                index = self._index  # taken under the lock: indexes follow the input
+                self._index = index + 1
+                return index, user_id
         index = self._index
         self._index = index + 1
         return index, user_id
 
 
 class _Batch:
-    """What one batch's workers share: the input, the throttle, the progress counters."""
+    """What one batch's workers share: the input, the throttle, the progress counters,
+    and the worker tasks themselves."""
 
     def __init__(
         self,
@@ -190,17 +226,21 @@ class _Batch:
         self.errors = 0
         self._decode = session._decode_history
         self.tasks: list[asyncio.Task[None]] = []
-        self._unsubscribe: Callable[[], None] | None = None
+        self.consumer: asyncio.Task[Any] | None = None
 
-    async def fetch(self, user_id: str) -> UserResult:
-        """One user's call, its failure turned into a result (only AdGateError is)."""
+    async def fetch(self, index: int, user_id: str) -> UserResult:
+        """One user's call, its failure turned into a result (only AdGateError is).
+
+        The batch's throttle goes with the call: its 429/503 pauses this batch, and its
+        retries wait for this batch's pause; no other call on the session is affected.
+        """
         session = self.session
         try:
             url, redacted = session._history_url(user_id, self.options)
-            history: History = await session._send(url, redacted, self._decode)
+            history: History = await session._send(url, redacted, self._decode, self.throttle)
         except AdGateError as exc:
-            return UserResult(user_id=str(user_id), error=exc)
-        return UserResult(user_id=user_id, history=history)
+            return UserResult(user_id=str(user_id), index=index, error=exc)
+        return UserResult(user_id=user_id, index=index, history=history)
 
     def count(self, result: UserResult) -> None:
         self.done += 1
@@ -210,24 +250,41 @@ class _Batch:
             self.on_progress(self.done, self.source.total, self.errors)
 
     def start(self, concurrency: int, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        def on_retry_after(exc: APIStatusError) -> None:
-            if exc.status in PAUSE_STATUSES and exc.retry_after is not None:
-                # Capped like the retry wait: a far-off date must not stall a batch for hours.
-                self.throttle.pause(min(exc.retry_after, _config.RETRY_AFTER_CAP))
-
-        self._unsubscribe = self.session._on_retry_after(on_retry_after,
-                                                         self.throttle.wait_pause)
         self.tasks = [asyncio.create_task(work(), name=f"adgate_async.bulk.worker-{n}")
                       for n in range(concurrency)]
 
+    def tie_to(self, consumer: asyncio.Task[Any] | None) -> None:
+        """Cancel the workers when ``consumer`` finishes, however it finishes (a consumer
+        cancelled in its loop body never closes the iterator it was reading)."""
+        if consumer is not None:
+            self.consumer = consumer
+            consumer.add_done_callback(self._consumer_done)
+
+    def _consumer_done(self, _task: asyncio.Task[Any]) -> None:
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Ask every worker to stop (without waiting), and let go of the consumer."""
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
+            consumer.remove_done_callback(self._consumer_done)
+        for task in self.tasks:
+            if not task.done():
+                task.cancel()
+
     async def stop(self) -> None:
         """Cancel every worker and wait until each has finished."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for task in self.tasks:
-            task.cancel()
+        self.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def abort_error(self, exc: BaseException) -> BaseException:
+        """What to raise for a failure that ends the batch: the session's closing is told
+        as such, not as the HTTP library's bare "Session is closed"."""
+        if isinstance(exc, RuntimeError) and self.session.closed:
+            error = RuntimeError(SESSION_CLOSED_MESSAGE)
+            error.__cause__ = exc
+            return error
+        return exc
 
 
 async def gather_batch(
@@ -243,14 +300,14 @@ async def gather_batch(
     batch = _Batch(session, user_ids, options=options, max_per_second=max_per_second,
                    on_progress=on_progress)
     out: list[UserResult | None] = []
-    source, throttle = batch.source, batch.throttle
+    source, throttle, fetch = batch.source, batch.throttle, batch.fetch
 
     async def work() -> None:
         while (item := await source.next()) is not None:
             if not throttle.ready():
                 await throttle.wait()
             index, user_id = item
-            result = await batch.fetch(user_id)
+            result = await fetch(index, user_id)
             if index >= len(out):
                 out.extend([None] * (index + 1 - len(out)))
             out[index] = result
@@ -259,73 +316,148 @@ async def gather_batch(
     batch.start(concurrency, work)
     try:
         await asyncio.gather(*batch.tasks)  # the first failure (not a user's) aborts
+    except RuntimeError as exc:
+        error = batch.abort_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
     finally:
         await batch.stop()
     return cast("list[UserResult]", out)  # every slot is filled by now
 
 
-async def run_batch(
-    session: AsyncSession,
-    user_ids: Iterable[str] | AsyncIterable[str],
-    *,
-    concurrency: int,
-    window: int,
-    options: str,
-    max_per_second: float | None,
-    on_progress: ProgressCallback | None,
-    ordered: bool = False,
-) -> AsyncGenerator[tuple[int, UserResult], None]:
-    """Yield ``(input index, result)`` as results complete (or in input order, with
-    ``ordered``). At most ``window`` ids are taken but not yet yielded at any time."""
-    batch = _Batch(session, user_ids, options=options, max_per_second=max_per_second,
-                   on_progress=on_progress)
-    slots = asyncio.Semaphore(window)
-    results: asyncio.Queue[tuple[int, UserResult] | BaseException | object] = asyncio.Queue()
-    source, throttle = batch.source, batch.throttle
+async def _stream_worker(
+    batch: _Batch,
+    slots: asyncio.Semaphore,
+    results: asyncio.Queue[UserResult | BaseException | object],
+) -> None:
+    """One worker of ``iter_users``. It holds no reference to the iterator object, so an
+    iterator dropped by its consumer can be collected (and stop the workers)."""
+    source, throttle, fetch, put = batch.source, batch.throttle, batch.fetch, results.put_nowait
+    try:
+        while True:
+            await slots.acquire()  # before taking an id: a slow consumer stops us here
+            item = await source.next()
+            if item is None:
+                slots.release()
+                return
+            if not throttle.ready():
+                await throttle.wait()
+            index, user_id = item
+            # No local keeps the result: a worker must not hold the last user's history
+            # alive while it waits for the next answer (it costs memory and cache).
+            put(await fetch(index, user_id))
+    except Exception as exc:  # the input failed, or a bug: abort the batch
+        put(exc)
+    finally:
+        put(_DONE)
 
-    async def work() -> None:
+
+class UserResultIterator:
+    """What :meth:`AsyncSession.iter_users` returns: an async iterator of
+    :class:`UserResult`, and an async context manager that stops the batch on exit::
+
+        async with session.iter_users(ids) as results:
+            async for result in results:
+                ...
+
+    Nothing runs until the first result is asked for. The workers belong to the task that
+    asked: when that task finishes (cancelled anywhere, even in its loop body), every worker
+    is cancelled with it. ``aclose()`` (or leaving ``async with``) stops and awaits them;
+    dropping the iterator cancels them.
+    """
+
+    __slots__ = ("_args", "_batch", "_closed", "_concurrency", "_finished", "_next_index",
+                 "_ordered", "_pending", "_results", "_slots", "_window")
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        user_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int,
+        window: int,
+        options: str,
+        max_per_second: float | None,
+        on_progress: ProgressCallback | None,
+        ordered: bool = False,
+    ) -> None:
+        self._args = (session, user_ids, options, max_per_second, on_progress)
+        self._concurrency = concurrency
+        self._window = window
+        self._ordered = ordered
+        self._batch: _Batch | None = None
+        self._closed = False
+        self._finished = 0
+        self._next_index = 0
+        self._pending: dict[int, UserResult] = {}  # ordered: done, waiting for earlier ones
+        self._results: asyncio.Queue[UserResult | BaseException | object] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(window)
+
+    def __aiter__(self) -> UserResultIterator:
+        return self
+
+    async def __aenter__(self) -> UserResultIterator:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _start(self) -> _Batch:
+        session, user_ids, options, max_per_second, on_progress = self._args
+        batch = self._batch = _Batch(session, user_ids, options=options,
+                                     max_per_second=max_per_second, on_progress=on_progress)
+        batch.tie_to(asyncio.current_task())
+        slots, results = self._slots, self._results
+        batch.start(self._concurrency, lambda: _stream_worker(batch, slots, results))
+        return batch
+
+    async def __anext__(self) -> UserResult:
+        batch = self._batch
+        if batch is None:
+            if self._closed:
+                raise StopAsyncIteration
+            batch = self._start()
+        elif self._closed:
+            raise StopAsyncIteration
+        results, slots, ordered = self._results, self._slots, self._ordered
         try:
             while True:
-                await slots.acquire()  # before taking an id: a slow consumer stops us here
-                item = await source.next()
-                if item is None:
-                    slots.release()
-                    return
-                if not throttle.ready():
-                    await throttle.wait()
-                index, user_id = item
-                # No local keeps the result: a worker must not hold the last user's history
-                # alive while it waits for the next answer (it costs memory and cache).
-                results.put_nowait((index, await batch.fetch(user_id)))
-        except Exception as exc:  # the input failed, or a bug: abort the batch
-            results.put_nowait(exc)
-        finally:
-            results.put_nowait(_DONE)
-
-    batch.start(concurrency, work)
-    finished = next_index = 0
-    pending: dict[int, UserResult] = {}  # ordered mode: finished, waiting for earlier ones
-    try:
-        while finished < concurrency:
-            item = await results.get()
-            if item is _DONE:
-                finished += 1
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            index, result = cast("tuple[int, UserResult]", item)
-            del item
-            batch.count(result)
-            if not ordered:
-                yield index, result
-                del result  # not held while waiting for the next one
-                slots.release()
-                continue
-            pending[index] = result
-            del result
-            while next_index in pending:
-                yield next_index, pending.pop(next_index)
-                next_index += 1
-                slots.release()
-    finally:
+                if ordered:
+                    result = self._pending.pop(self._next_index, None)
+                    if result is not None:
+                        self._next_index += 1
+                        slots.release()
+                        return result
+                if self._finished == self._concurrency:
+                    break
+                item = await results.get()
+                if type(item) is UserResult:
+                    batch.count(item)
+                    if not ordered:
+                        slots.release()
+                        return item
+                    self._pending[item.index] = item
+                elif item is _DONE:
+                    self._finished += 1
+                else:
+                    raise batch.abort_error(cast("BaseException", item))
+        except BaseException:
+            self._closed = True
+            await batch.stop()
+            raise
+        self._closed = True
         await batch.stop()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop the batch: cancel every worker and wait until each has finished."""
+        self._closed = True
+        if self._batch is not None:
+            await self._batch.stop()
+
+    def __del__(self) -> None:
+        batch = self._batch
+        if batch is not None:
+            with contextlib.suppress(RuntimeError):  # the event loop may be closed by now
+                batch.cancel()

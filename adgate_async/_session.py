@@ -7,10 +7,9 @@ caller -> validation (_params) -> URL -> attempt (aiohttp) -> status mapping (_e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -23,15 +22,15 @@ from yarl import URL
 from . import _config, _params
 from ._bulk import (
     ProgressCallback,
+    Throttle,
     UserResult,
+    UserResultIterator,
     check_concurrency,
     check_rate,
     gather_batch,
-    run_batch,
 )
 from ._errors import (
     AdGateError,
-    APIStatusError,
     APITimeoutError,
     DecodeError,
     IPBannedError,
@@ -162,8 +161,6 @@ class AsyncSession:
         }
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
-        self._retry_after_listeners: list[Callable[[APIStatusError], None]] = []
-        self._retry_gates: list[Callable[[], Awaitable[None]]] = []
         self._decode_history = _Decode(HISTORY_DECODER, redactor)
         self._decode_personalized = _Decode(PERSONALIZED_DECODER, redactor)
 
@@ -285,8 +282,10 @@ class AsyncSession:
 
         Returns one :class:`UserResult` per input id, **in input order** (duplicates
         included): the history, or the typed error that ended that user's call (a ban, a 404,
-        retries exhausted, a body that does not decode, an invalid id). One user's failure
-        never stops the batch. See :meth:`iter_users` for the other arguments.
+        retries exhausted, a body that does not decode, an invalid id); ``result.index`` is
+        its input position. One user's failure never stops the batch; closing the session
+        under it does (a RuntimeError, no results). See :meth:`iter_users` for the other
+        arguments.
         """
         concurrency, options, rate = self._batch_args(
             user_ids, concurrency=concurrency, max_per_second=max_per_second,
@@ -308,11 +307,17 @@ class AsyncSession:
         lang: str | None = None,
         continue_playing: bool | None = None,
         offer_ids: Iterable[int] | None = None,
-    ) -> AsyncGenerator[UserResult, None]:
+    ) -> UserResultIterator:
         """Yield one :class:`UserResult` per input id, as soon as each completes.
+
+        ``result.index`` is the id's position in the input, so an unordered result maps
+        back to it even when two ids read the same (``5`` and ``"5"``).
 
         - ``user_ids``: any iterable or async iterable of str, consumed lazily (a generator
           over a huge file is fine); memory grows with ``concurrency``, not with the input.
+          A plain iterable is read on the event loop, so its ``next()`` must not block
+          (local file lines are fine; a socket, a database cursor or ``input()`` is not):
+          give such a source as an async iterable instead.
         - ``concurrency``: requests in flight at most (default ``min(16, max_connections)``);
           above the connection pool size it is refused with a ValueError.
         - ``ordered``: yield in input order instead (a slow user then holds back later ones).
@@ -325,15 +330,20 @@ class AsyncSession:
         - ``lang``, ``continue_playing``, ``offer_ids``: as for :meth:`get_history`, for every
           user; checked here, before any request.
 
-        Whenever an answer carries ``Retry-After`` with a 429 or 503, the whole batch holds
-        new requests until then (60 s at most per answer). Breaking out of the loop, or
-        cancelling the task, stops the workers; for a deterministic stop use
-        ``contextlib.aclosing(s.iter_users(...))``.
+        Whenever one of the batch's answers carries ``Retry-After`` with a 429 or 503, the
+        whole batch holds new requests and retries until then (60 s at most per answer);
+        other calls on the session are not held.
+
+        The workers belong to the task iterating: when it finishes (done, failed, or
+        cancelled anywhere, even in the loop body), they are cancelled. ``async with
+        s.iter_users(...) as results:`` (or ``aclose()``) stops and awaits them at a known
+        point; breaking out of the loop cancels them once the iterator is dropped. Closing
+        the session under a running batch stops it with a RuntimeError ("the AsyncSession
+        was closed while ..."); results already yielded stand, users in flight get none.
         """
-        batch = self._batch(user_ids, concurrency=concurrency, ordered=ordered, buffer=buffer,
-                            max_per_second=max_per_second, on_progress=on_progress,
-                            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
-        return _results_only(batch)
+        return self._batch(user_ids, concurrency=concurrency, ordered=ordered, buffer=buffer,
+                           max_per_second=max_per_second, on_progress=on_progress,
+                           lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
 
     def _batch(
         self,
@@ -347,7 +357,7 @@ class AsyncSession:
         lang: str | None,
         continue_playing: bool | None,
         offer_ids: Iterable[int] | None,
-    ) -> AsyncGenerator[tuple[int, UserResult], None]:
+    ) -> UserResultIterator:
         """Validate everything, then hand over to the bulk engine (nothing runs until
         the first item is asked for)."""
         checked, options, rate = self._batch_args(
@@ -364,7 +374,7 @@ class AsyncSession:
             )
         if not isinstance(ordered, bool):
             raise _params.invalid("ordered", "must be a bool", ordered)
-        return run_batch(
+        return UserResultIterator(
             self, user_ids, concurrency=checked, window=buffer, options=options,
             max_per_second=rate, on_progress=on_progress, ordered=ordered,
         )
@@ -436,8 +446,16 @@ class AsyncSession:
 
     # --------------------------------------------------------------- request path
 
-    async def _send(self, url: str, redacted: str, on_success: _OnSuccess[R]) -> R:
-        """One call: a first attempt made directly, then the retry loop only if it failed."""
+    async def _send(
+        self, url: str, redacted: str, on_success: _OnSuccess[R],
+        throttle: Throttle | None = None,
+    ) -> R:
+        """One call: a first attempt made directly, then the retry loop only if it failed.
+
+        ``throttle`` is given by a batch for its own calls only: a 429/503 with Retry-After
+        pauses that batch, and each retry first waits out the batch's pause. A call without
+        one is never held by any batch.
+        """
         client = self._http()
         stats = self.stats
         stats.requests += 1
@@ -449,12 +467,24 @@ class AsyncSession:
             stats.successes += 1
             return result
         # Outside the except block from here on: nothing gets chained onto the error.
+        if throttle is not None:
+            throttle.note(error)
         if self._retry.max_retries and self._retry.should_retry(error):
 
             async def attempt(number: int) -> R:
-                for gate in tuple(self._retry_gates):  # e.g. a batch's shared pause
-                    await gate()
-                return await self._attempt(client, url, redacted, on_success, number)
+                if throttle is not None:
+                    await throttle.wait_pause()
+                if self._closed:  # not aiohttp's bare "Session is closed"
+                    raise RuntimeError(
+                        "the AsyncSession was closed while this call was being retried"
+                    )
+                if throttle is None:
+                    return await self._attempt(client, url, redacted, on_success, number)
+                try:
+                    return await self._attempt(client, url, redacted, on_success, number)
+                except AdGateError as exc:
+                    throttle.note(exc)
+                    raise
 
             def on_retry(exc: BaseException, delay: float, number: int) -> None:
                 self._count_retry(exc, delay, number, redacted)
@@ -556,9 +586,6 @@ class AsyncSession:
         status_error.attempts = number
         if isinstance(status_error, UserBannedError | IPBannedError):
             self.stats.bans += 1
-        if status_error.retry_after is not None:
-            for listener in tuple(self._retry_after_listeners):
-                listener(status_error)
         raise status_error
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
@@ -576,33 +603,6 @@ class AsyncSession:
                 raise ResponseTooLargeError(limit, None)
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def _on_retry_after(
-        self,
-        listener: Callable[[APIStatusError], None],
-        gate: Callable[[], Awaitable[None]] | None = None,
-    ) -> Callable[[], None]:
-        """Tell ``listener`` of every answer carrying Retry-After, and await ``gate`` before
-        every retry; returns the unsubscriber (used by a batch for its shared pause)."""
-        self._retry_after_listeners.append(listener)
-        if gate is not None:
-            self._retry_gates.append(gate)
-
-        def unsubscribe() -> None:
-            self._retry_after_listeners.remove(listener)
-            if gate is not None:
-                self._retry_gates.remove(gate)
-
-        return unsubscribe
-
-
-async def _results_only(
-    batch: AsyncGenerator[tuple[int, UserResult], None],
-) -> AsyncGenerator[UserResult, None]:
-    async with contextlib.aclosing(batch) as results:
-        async for item in results:
-            yield item[1]
-            del item  # not held while waiting for the next one
 
 
 def _seconds(timeout: aiohttp.ClientTimeout) -> float | None:
