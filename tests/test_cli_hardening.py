@@ -373,3 +373,60 @@ async def test_history_escapes_control_characters_from_the_server(
     assert rc == 1
     assert not [c for c in stderr if c in CONTROL and c != "\n"], repr(stderr)
     assert "oops" in stderr
+
+
+async def test_a_closed_output_pipe_still_ends_quietly_with_0(server: StandInServer) -> None:
+    # The documented `bulk ... | head` behaviour survives the writer thread.
+    read_end, write_end = os.pipe()
+    try:
+        proc = await start_cli("bulk", "-", *urls(server), env=env_for(server),
+                               stdout=write_end)
+        os.close(write_end)
+        assert proc.stdin is not None
+        proc.stdin.write(b"".join(b"u%d\n" % i for i in range(2000)))
+        with os.fdopen(read_end, "rb") as reader:
+            read_end = -1
+            first = await asyncio.to_thread(reader.readline)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if read_end != -1:
+            os.close(read_end)
+    assert json.loads(first)["user_id"].startswith("u")
+    assert proc.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+
+
+async def test_a_full_disk_keeps_what_an_appended_file_held(
+    server: StandInServer, tmp_path: Path
+) -> None:
+    # `bulk ... >> out.jsonl`: the cut after a failed write never reaches the older lines.
+    out = tmp_path / "out.jsonl"
+    before = b'{"user_id":"older","history":{"data":[]}}\n' * 100
+    out.write_bytes(before)
+    prelude = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); ")
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND)
+    try:
+        proc = await start_cli("bulk", "-", *urls(server), env=env_for(server),
+                               prelude=prelude, stdout=fd)
+        _, err = await asyncio.wait_for(
+            proc.communicate(b"".join(b"user%d\n" % i for i in range(300))), timeout=60)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 3, err.decode()
+    data = out.read_bytes()
+    assert data.startswith(before)
+    assert data.endswith(b"\n")
+    lines = data[len(before):].splitlines()
+    for line in lines:
+        json.loads(line)
+    assert f"wrote {len(lines)} lines" in err.decode()
+
+
+async def test_a_directory_as_input_is_a_usage_error(
+    server: StandInServer, tmp_path: Path
+) -> None:
+    rc, _, stderr = await run_cli("bulk", str(tmp_path), *urls(server), env=env_for(server))
+    assert rc == 2, stderr
+    assert "Is a directory" in stderr
+    assert "Traceback" not in stderr

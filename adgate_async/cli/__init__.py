@@ -165,3 +165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout.close()
         return EXIT_OK
+    except OSError as exc:  # the input could not be read mid-run
+        print(f"adgate-async: error: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 import sys
 import time
 from collections import Counter
@@ -265,6 +266,8 @@ async def run_bulk(
 
 def report(tally: Tally, writer: LineWriter | None, stopper: Stopper, note: str = "") -> int:
     """Print the summary (and why the run stopped early); return the exit status."""
+    if tally.output_error is not None and tally.output_error.broken_pipe:
+        return EXIT_OK  # `adgate-async bulk ... | head`: the reader has all it wanted
     print(tally.summary() + note, file=sys.stderr)
     status = EXIT_OK if tally.users == tally.ok else EXIT_FAILED
     if stopper.signum is not None:
@@ -292,6 +295,8 @@ def _open_input(path: str, stack: contextlib.ExitStack) -> tuple[int, int | None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {reason(exc)}") from None
     stack.callback(os.close, fd)
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        raise UsageError(f"cannot read {path}: Is a directory")
     return fd, count_ids(path)
 
 

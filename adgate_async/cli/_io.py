@@ -33,9 +33,12 @@ def escape_controls(text: str) -> str:
 class OutputError(Exception):
     """The output could not be opened or written (exit status 3)."""
 
-    def __init__(self, path: str, reason: str, written: int = 0) -> None:
+    def __init__(self, path: str, reason: str, written: int = 0, *,
+                 broken_pipe: bool = False) -> None:
         super().__init__(f"cannot write {path}: {reason}")
         self.written = written
+        #: The reader of a pipe went away (``| head``): the run ends quietly.
+        self.broken_pipe = broken_pipe
 
 
 def reason(exc: OSError) -> str:
@@ -166,11 +169,6 @@ class LineWriter:
         self.written = 0
         self.failure: OutputError | None = None
         self._finished = False
-        try:
-            st = os.fstat(fd)
-            self._offset: int | None = os.lseek(fd, 0, os.SEEK_CUR) if is_regular(st) else None
-        except OSError:
-            self._offset = None
         self._thread = threading.Thread(target=self._run, name="adgate-async-writer",
                                         daemon=True)
         self._thread.start()
@@ -233,20 +231,24 @@ class LineWriter:
                 sent += os.write(self._fd, data[sent:])
         except OSError as exc:
             # Keep the lines that went out whole; cut a regular file back to the last one.
-            whole = 0
-            lines = 0
+            whole = lines = 0
             for line in chunk:
                 if whole + len(line) > sent:
                     break
                 whole += len(line)
                 lines += 1
             self.written += lines
-            if self._offset is not None:
-                self._offset += whole
-                with contextlib.suppress(OSError):  # not a file that can be cut
-                    os.ftruncate(self._fd, self._offset)
-            self.failure = OutputError(self._path, reason(exc), self.written)
+            if sent > whole:
+                self._cut(sent - whole)
+            self.failure = OutputError(self._path, reason(exc), self.written,
+                                       broken_pipe=isinstance(exc, BrokenPipeError))
             return
         self.written += len(chunk)
-        if self._offset is not None:
-            self._offset += sent
+
+    def _cut(self, partial: int) -> None:
+        """Remove the last ``partial`` bytes (half a line) from a regular file. Measured
+        from the end, so a file opened for appending keeps what it held before."""
+        with contextlib.suppress(OSError):  # not a file that can be cut
+            st = os.fstat(self._fd)
+            if is_regular(st) and st.st_size >= partial:
+                os.ftruncate(self._fd, st.st_size - partial)
