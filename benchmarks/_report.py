@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Check:
-    """One target from DESIGN.md section 6, and whether this run met it."""
+    """One target the project holds itself to (see benchmarks/README.md), and whether
+    this run met it."""
 
     name: str  # e.g. "decode 200 offers: ours vs json.loads"
     value: float  # the measured ratio

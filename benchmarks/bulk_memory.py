@@ -16,11 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks._report import Check, Section
 
-from benchmarks._report import Check, Section  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _one(base: str, count: int, concurrency: int) -> tuple[int, float]:
@@ -53,35 +51,46 @@ def child(base: str, count: int, concurrency: int) -> None:
     print(f"{count} {ok} {elapsed:.2f} {_peak_rss_kib()}")
 
 
-def measure(counts: list[int], concurrency: int) -> list[tuple[int, int, float, int]]:
+def _peaks(counts: list[int], concurrency: int) -> list[tuple[int, int, float, int]]:
     """(users, ok, seconds, peak RSS KiB) per count, each in a fresh process."""
-    from benchmarks._server import server_process
+    from benchmarks._server import server_process  # here: the children need not load it
 
     rows = []
     with server_process(offers=1) as base:
         for count in counts:
             out = subprocess.run(
-                [sys.executable, __file__, "--child", base, str(count), str(concurrency)],
+                [sys.executable, "-m", "benchmarks.bulk_memory", "--child", base, str(count),
+                 str(concurrency)],
                 capture_output=True, text=True, check=True, cwd=ROOT,
             ).stdout.split()
             rows.append((int(out[0]), int(out[1]), float(out[2]), int(out[3])))
     return rows
 
 
-def run(quick: bool = False, counts: list[int] | None = None,
-        concurrency: int = 64) -> Section:
-    if counts is None:
-        counts = [1_000, 10_000] if quick else [10_000, 100_000, 1_000_000]
-    rows = measure(counts, concurrency)
+def _counts(quick: bool) -> list[int]:
+    return [1_000, 3_000] if quick else [10_000, 100_000, 1_000_000]
+
+
+def run(quick: bool) -> Section:
+    return section(quick, _counts(quick), concurrency=64)
+
+
+def section(quick: bool, counts: list[int], concurrency: int) -> Section:
+    rows = _peaks(counts, concurrency)
     table = [["users", "ok", "seconds", "users/s", "peak RSS MiB"]]
     for count, ok, elapsed, peak in rows:
         table.append([f"{count:,}", f"{ok:,}", f"{elapsed:.1f}", f"{count / elapsed:,.0f}",
                       f"{peak / 1024:.1f}"])
     smallest, largest = rows[0][3], rows[-1][3]
+    command = "python -m benchmarks.bulk_memory" + (" --quick" if quick else "")
+    if counts != _counts(quick):
+        command += " --counts " + " ".join(map(str, counts))
+    if concurrency != 64:
+        command += f" --concurrency {concurrency}"
     return Section(
         title=f"Bulk memory: peak RSS of iter_users over a generator of ids "
               f"(concurrency {concurrency})",
-        command="python -m benchmarks.bulk_memory" + (" --quick" if quick else ""),
+        command=command,
         rows=table,
         # Lower is better here: the check is smallest/largest, which must stay >= 1/1.5.
         checks=[Check(f"peak RSS at {rows[0][0]:,} / at {rows[-1][0]:,} users",
@@ -94,7 +103,7 @@ def run(quick: bool = False, counts: list[int] | None = None,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--counts", type=int, nargs="+")
+    parser.add_argument("--counts", type=int, nargs="+", help="default: 10^4, 10^5, 10^6")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -102,7 +111,7 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
-    print(run(args.quick, args.counts, args.concurrency).text())
+    print(section(args.quick, args.counts or _counts(args.quick), args.concurrency).text())
 
 
 if __name__ == "__main__":

@@ -19,17 +19,13 @@ import itertools
 import json
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import orjson
 import pydantic
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adgate_async.models import HISTORY_DECODER, PERSONALIZED_DECODER
 from benchmarks import _dataclass_models as dc
@@ -48,7 +44,8 @@ COERCING = (OURS, PYDANTIC, TYPE_ADAPTER)
 
 HISTORY_SIZES = (1, 20, 200)
 PERSONALIZED_SIZES = (50, 500)
-CHECKED_HISTORY = 200  # the body the targets of DESIGN.md section 6 are checked on
+CHECKED_HISTORY = 200  # the targets are checked on this body (a large page of history)
+# (decoder, its name in the check, lowest ratio of its time to ours)
 TARGETS = ((JSON, "json.loads", 4.0), (ORJSON, "orjson", 1.5), (PYDANTIC, "pydantic v2", 4.0))
 
 
@@ -206,8 +203,8 @@ def _label(kind: str, offers: int) -> str:
     return f"{kind} {offers} offer{'' if offers == 1 else 's'}"
 
 
-def run(quick: bool = False) -> Section:
-    samples, target_ns = (5, 5_000_000) if quick else (15, 20_000_000)
+def run(quick: bool) -> Section:
+    samples, target_ns = (3, 2_000_000) if quick else (15, 20_000_000)
     bodies = [("history", n, history_body(n)) for n in HISTORY_SIZES]
     bodies += [("personalized", n, personalized_body(n)) for n in PERSONALIZED_SIZES]
     rows = [["body", "bytes", "ours µs", "json.loads µs", "orjson µs", "pydantic µs",
@@ -246,7 +243,7 @@ def run(quick: bool = False) -> Section:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer, shorter samples (a smoke run, under 15 s)")
+                        help="fewer, shorter samples (a smoke run, a few seconds)")
     args = parser.parse_args()
     print(run(quick=args.quick).text())
 

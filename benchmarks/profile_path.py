@@ -12,11 +12,7 @@ import argparse
 import asyncio
 import cProfile
 import pstats
-import sys
 from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import adgate_async
 from adgate_async import AsyncSession
@@ -35,8 +31,12 @@ async def _batch(base: str, users: int) -> None:
             assert result.ok
 
 
-def run(quick: bool = False, offers: int = 5) -> Section:
-    users = 2_000 if quick else 10_000
+def run(quick: bool) -> Section:
+    return section(quick, offers=5)
+
+
+def section(quick: bool, offers: int) -> Section:
+    users = 1_000 if quick else 10_000
     with server_process(fixed_body=history_body(offers)) as base:
         asyncio.run(_batch(base, 500))  # warm-up
         profiler = cProfile.Profile()
@@ -58,7 +58,8 @@ def run(quick: bool = False, offers: int = 5) -> Section:
     return Section(
         title=f"Profile: package time per request, iter_users over {users:,} users "
               f"({offers}-offer histories, concurrency 16, under cProfile)",
-        command="python -m benchmarks.profile_path" + (" --quick" if quick else ""),
+        command="python -m benchmarks.profile_path" + (" --quick" if quick else "")
+                + (f" --offers {offers}" if offers != 5 else ""),
         rows=rows,
         notes=[f"Whole run under cProfile: {total:.2f} s of function time for {users:,} "
                "requests; the rest is aiohttp, asyncio, the socket calls and msgspec's decode."],
@@ -70,7 +71,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--offers", type=int, default=5)
     args = parser.parse_args()
-    print(run(args.quick, args.offers).text())
+    print(section(args.quick, args.offers).text())
 
 
 if __name__ == "__main__":
