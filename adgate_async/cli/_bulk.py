@@ -104,9 +104,11 @@ def error_record(error: AdGateError) -> dict[str, Any]:
 
 def result_line(result: UserResult) -> bytes:
     if result.error is None:
-        doc: dict[str, Any] = {"user_id": result.user_id, "history": result.history}
+        doc: dict[str, Any] = {"index": result.index, "user_id": result.user_id,
+                               "history": result.history}
     else:
-        doc = {"user_id": _printable(result.user_id), "error": error_record(result.error)}
+        doc = {"index": result.index, "user_id": _printable(result.user_id),
+               "error": error_record(result.error)}
     return _encoder.encode(doc) + b"\n"
 
 
