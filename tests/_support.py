@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
+import re
 import socket
 import traceback
 from collections.abc import Callable, Iterator
@@ -14,10 +15,15 @@ from urllib.parse import quote, quote_plus
 
 import msgspec
 import pytest
+from aioresponses import aioresponses
+from hypothesis import settings
+from hypothesis import strategies as st
+from yarl import URL
 
 import adgate_async
 from adgate_async import AsyncSession, InvalidParameterError
 from adgate_async._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
+from adgate_async._response import decode_body
 from adgate_async.testing import Answer
 
 PACKAGE_DIR = str(Path(adgate_async.__file__).parent)
@@ -193,3 +199,59 @@ def refused(param: str, func: Any, *args: Any, **kwargs: Any) -> InvalidParamete
     assert exc.param == param
     assert str(exc).startswith(param + " ")
     return exc
+
+
+# ------------------------------------------------------- aioresponses request checks
+
+#: Matches any URL (aioresponses).
+ANY = re.compile(r".*")
+
+
+def only_url(mocked: aioresponses) -> URL:
+    """The URL of the one request aioresponses saw (it must be a GET)."""
+    (key,) = mocked.requests.keys()
+    method, url = key
+    assert method == "GET"
+    return url
+
+
+def calls(mocked: aioresponses) -> int:
+    """How many requests aioresponses saw."""
+    return sum(len(v) for v in mocked.requests.values())
+
+
+# ------------------------------------------------------------- hypothesis texts, URLs
+
+any_chars = st.characters(codec=None, exclude_categories=())  # surrogates included
+
+#: Text made of the characters that query and path encoding get wrong most often.
+tricky_texts = st.text(st.sampled_from(" +&=;%#/?,.~\\é€🙂\x00\n\ud800"), max_size=20)
+
+
+def has_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+#: A key with characters that change when percent-encoded.
+URL_API_KEY = "941bd1fe-s3cr3t/k+y=&%"
+
+
+def url_session() -> AsyncSession:
+    """A session (never opened) whose URLs the round-trip properties inspect."""
+    return AsyncSession(aff_id=60000, api_key=URL_API_KEY, wall_code="nQ ug&", wall_id=567)
+
+
+# ------------------------------------------------------------------- shared settings
+
+#: A generous bound: only there to turn a hang into a failure.
+HANG = 20.0
+
+#: Settings for the hypothesis property tests.
+PROPERTY = settings(max_examples=200, deadline=None)
+
+Decoder = msgspec.json.Decoder[Any]
+
+
+def decode(decoder: Decoder, body: bytes) -> Any:
+    """``decode_body`` as the session calls it for a 200 answer."""
+    return decode_body(decoder, body, status=200, method="GET", url="u", attempts=1)

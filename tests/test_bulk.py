@@ -29,6 +29,7 @@ from adgate_async.testing import Answer, StandInServer
 
 from ._support import (
     API_KEY,
+    HANG,
     assert_clean,
     assert_error_clean,
     assert_logs_clean,
@@ -361,10 +362,6 @@ def test_the_docs_say_a_sync_iterable_must_not_block() -> None:
     doc = AsyncSession.iter_users.__doc__ or ""
     assert "must not block" in doc
     assert "async iterable" in doc
-
-
-# A generous bound: only there to turn a hang into a failure.
-HANG = 20.0
 
 
 @pytest.mark.parametrize("rate", [5e-324, 1e-300, 0.0009])

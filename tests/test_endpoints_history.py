@@ -4,7 +4,6 @@ the query and URL the session sends (examples, then hypothesis round trips).
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import numpy as np
@@ -14,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from adgate_async import AsyncSession
 from adgate_async._errors import InvalidParameterError
 from adgate_async._params import (
     check_user_id,
@@ -28,20 +26,19 @@ from adgate_async.testing import (
 
 from ._support import (
     AFF_ID,
+    ANY,
     API_KEY,
+    PROPERTY,
+    URL_API_KEY,
     WALL_CODE,
+    any_chars,
+    has_surrogate,
     make_session,
+    only_url,
     refused,
+    tricky_texts,
+    url_session,
 )
-
-ANY = re.compile(r".*")
-
-
-def only_url(mocked: aioresponses) -> URL:
-    (key,) = mocked.requests.keys()
-    method, url = key
-    assert method == "GET"
-    return url
 
 
 async def test_history_url_carries_credentials_and_user(mock_http: aioresponses) -> None:
@@ -253,16 +250,6 @@ async def test_numpy_offer_ids_are_sent_as_plain_numbers(adgate_server: StandInS
     assert request.query["offer_ids"] == "1477425,148199"
 
 
-PROPERTY = settings(max_examples=200, deadline=None)
-
-
-any_chars = st.characters(codec=None, exclude_categories=())  # surrogates included
-
-
-def has_surrogate(text: str) -> bool:
-    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
-
-
 @st.composite
 def sized_texts(draw: st.DrawFn) -> str:
     """Text whose UTF-8 size lands near a chosen target (often near the 255-byte limit),
@@ -273,10 +260,6 @@ def sized_texts(draw: st.DrawFn) -> str:
     size = len(head.encode("utf-8", "surrogatepass"))
     tail = pad * max(0, (target - size) // len(pad.encode()))
     return draw(st.sampled_from([head + tail, tail + head]))
-
-
-#: Text made of the characters that query and path encoding get wrong most often.
-tricky_texts = st.text(st.sampled_from(" +&=;%#/?,.~\\é€🙂\x00\n\ud800"), max_size=20)
 
 
 @PROPERTY
@@ -297,17 +280,9 @@ def test_user_id_that_is_not_str_refused(value: object) -> None:
     refused("user_id", check_user_id, value)
 
 
-#: A key with characters that change when percent-encoded.
-URL_API_KEY = "941bd1fe-s3cr3t/k+y=&%"
-
-
 accepted_user_ids = (sized_texts() | st.text(any_chars) | tricky_texts).filter(
     lambda v: bool(v) and not has_surrogate(v) and len(v.encode("utf-8")) <= 255
 )
-
-
-def url_session() -> AsyncSession:
-    return AsyncSession(aff_id=60000, api_key=URL_API_KEY, wall_code="nQ ug&", wall_id=567)
 
 
 @PROPERTY

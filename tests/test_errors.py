@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import re
 
 import pytest
 from aioresponses import aioresponses
@@ -23,6 +22,7 @@ from adgate_async import (
 )
 
 from ._support import (
+    ANY,
     make_session,
 )
 
@@ -35,9 +35,6 @@ def test_hierarchy() -> None:
     assert PermissionDeniedError is BannedError
     assert issubclass(APIStatusError, AdGateError)
     assert issubclass(DecodeError, AdGateError)
-
-
-ANY = re.compile(r".*")
 
 
 def ban_body(code: str, support_id: object = 555) -> dict[str, object]:

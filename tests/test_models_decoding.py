@@ -14,12 +14,11 @@ from typing import Any
 
 import msgspec
 import msgspec.inspect as mi
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from adgate_async._config import MAX_ERROR_BODY_BYTES
 from adgate_async._errors import DecodeError
-from adgate_async._response import decode_body
 from adgate_async.models import (
     HISTORY_DECODER,
     PERSONALIZED_DECODER,
@@ -41,8 +40,7 @@ from adgate_async.testing import (
     make_personalized,
 )
 
-Decoder = msgspec.json.Decoder[Any]
-
+from ._support import PROPERTY, Decoder, decode
 
 Model = type[History] | type[Personalized]
 
@@ -51,9 +49,6 @@ DECODERS: list[tuple[Decoder, Model]] = [
     (HISTORY_DECODER, History),
     (PERSONALIZED_DECODER, Personalized),
 ]
-
-
-PROPERTY = settings(max_examples=200, deadline=None)
 
 
 #: A well-formed msgspec error path: ``$``, then ``.name`` and ``[index]`` steps.
@@ -73,10 +68,6 @@ def check_outcome(result: Any, model: Model, body: bytes) -> None:
     # Raised outside the except block: no msgspec exception chained onto ours.
     assert result.__cause__ is None
     assert result.__context__ is None
-
-
-def decode(decoder: Decoder, body: bytes) -> Any:
-    return decode_body(decoder, body, status=200, method="GET", url="u", attempts=1)
 
 
 def outcome(decoder: Decoder, body: bytes) -> Any:

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adgate_async._errors import DecodeError
-from adgate_async._response import decode_body
 from adgate_async.models import (
     HISTORY_DECODER,
     PERSONALIZED_DECODER,
@@ -33,6 +32,8 @@ from adgate_async.testing import (
     VENDOR_SAMPLE_USER_ID,
     make_history,
 )
+
+from ._support import PROPERTY, decode
 
 UUID = "7731b964-845d-46f1-8028-10b892ee8a67"
 
@@ -458,16 +459,6 @@ def test_models_are_frozen() -> None:
 
 HISTORY_EVENT_FLOATS = ["flat_points", "flat_payout", "approved_points", "pending_points",
                         "cancelled_points", "dynamic_points"]
-
-
-PROPERTY = settings(max_examples=200, deadline=None)
-
-
-Decoder = msgspec.json.Decoder[Any]
-
-
-def decode(decoder: Decoder, body: bytes) -> Any:
-    return decode_body(decoder, body, status=200, method="GET", url="u", attempts=1)
 
 
 @PROPERTY

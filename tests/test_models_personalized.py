@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adgate_async._errors import DecodeError
-from adgate_async._response import decode_body
 from adgate_async.models import (
     PERSONALIZED_DECODER,
     Creative,
@@ -27,6 +26,8 @@ from adgate_async.testing import (
     VENDOR_SAMPLE_USER_ID,
     make_personalized,
 )
+
+from ._support import PROPERTY, decode
 
 # The personalized sample copied verbatim from API.md section 2.
 API_MD_PERSONALIZED_SAMPLE = (
@@ -284,16 +285,6 @@ def test_generated_personalized_decodes(
         assert offer.events[0].event_id == "base"
         assert offer.creatives
         assert offer.creatives[0].url
-
-
-PROPERTY = settings(max_examples=200, deadline=None)
-
-
-Decoder = msgspec.json.Decoder[Any]
-
-
-def decode(decoder: Decoder, body: bytes) -> Any:
-    return decode_body(decoder, body, status=200, method="GET", url="u", attempts=1)
 
 
 @PROPERTY

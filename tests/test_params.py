@@ -23,6 +23,7 @@ from adgate_async.testing import StandInServer
 from ._support import (
     AFF_ID,
     API_KEY,
+    HANG,
     assert_logs_clean,
     assert_pickle_clean,
     assert_session_clean,
@@ -212,10 +213,6 @@ def test_every_constructor_argument_refuses_huge_and_non_finite_values(
     with pytest.raises(InvalidParameterError) as info:
         make_session(**{name: value})
     _check(info.value, name)
-
-
-# A generous bound: only there to turn a hang into a failure.
-HANG = 20.0
 
 
 _BOOL_ARGS = {"continue_playing", "include_sortmetric", "ordered"}

@@ -4,7 +4,6 @@ the msgspec path; bounded messages; trailing bytes) and ``RawResponse``.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import msgspec
@@ -24,16 +23,12 @@ from adgate_async._response import decode_body
 from adgate_async.testing import Answer, StandInServer, make_history
 
 from ._support import (
+    ANY,
     API_KEY,
     assert_bounded,
+    calls,
     make_session,
 )
-
-ANY = re.compile(r".*")
-
-
-def calls(mocked: aioresponses) -> int:
-    return sum(len(v) for v in mocked.requests.values())
 
 
 async def test_invalid_json_on_200_is_a_decode_error_not_retried(

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import pickle
-import re
 from typing import Any
 
 import msgspec
@@ -31,22 +30,18 @@ from adgate_async._errors import Redactor, error_for_status, parse_error_body
 from adgate_async.testing import Answer, StandInServer
 
 from ._support import (
+    ANY,
     API_KEY,
     assert_bounded,
+    calls,
     huge_error_body,
     make_session,
 )
-
-ANY = re.compile(r".*")
 
 
 def ban_body(code: str, support_id: object = 555) -> dict[str, object]:
     return {"status": "failure", "support_id": support_id,
             "error": {"code": code, "message": f"{code} says the vendor"}}
-
-
-def calls(mocked: aioresponses) -> int:
-    return sum(len(v) for v in mocked.requests.values())
 
 
 @pytest.mark.parametrize("endpoint", ["history", "personalized"])

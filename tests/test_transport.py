@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
-import re
 import time
 import traceback
 from collections.abc import Mapping
@@ -19,7 +18,6 @@ from urllib.parse import quote, quote_plus
 import aiohttp
 import msgspec
 import pytest
-from aioresponses import aioresponses
 
 from adgate_async import (
     AdGateError,
@@ -214,26 +212,6 @@ async def test_bytes_beyond_content_length_give_a_short_exact_transport_error(
     assert API_KEY not in str(exc)
 
 
-ANY = re.compile(r".*")
-
-
-def calls(mocked: aioresponses) -> int:
-    return sum(len(v) for v in mocked.requests.values())
-
-
-async def test_redirect_is_not_followed(mock_http: aioresponses) -> None:
-    mock_http.get(ANY, status=302, headers={"Location": f"https://elsewhere.test/?k={API_KEY}"})
-    async with make_session() as s:
-        with pytest.raises(APIStatusError) as info:
-            await s.get_history("u")
-    assert info.value.status == 302
-    assert "redirect" in str(info.value)
-    assert "elsewhere.test" in str(info.value)
-    assert API_KEY not in str(info.value)
-    assert API_KEY not in info.value.headers["Location"]
-    assert calls(mock_http) == 1
-
-
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("form", ["raw", "quote", "quote_plus"])
 async def test_a_redirect_to_another_host_is_not_followed(
@@ -259,6 +237,7 @@ async def test_a_redirect_to_another_host_is_not_followed(
         assert "api_key=***" in err.url
         assert err.headers["Location"].endswith("api_key=***")
         assert "unexpected redirect to" in str(err)
+        assert revu.url.split("//")[1] in str(err)  # it names where it was sent
         assert_clean(str(err))
         assert_clean(repr(err.headers))
         assert_error_clean(err)
@@ -403,54 +382,3 @@ async def test_cancelling_a_hung_request_is_clean(
         assert len(history.data) == 3
     assert adgate_server.count("u") == 2
     assert_logs_clean(caplog)
-
-
-SCENARIOS = {
-    "500": [Answer.error(500)],
-    "403 ban": [Answer.ban("USER_BANNED")],
-    "400": [Answer.error(400, message="bad request")],
-    "bad json": [Answer.ok(body=b"{not json")],
-    "wrong shape": [Answer.ok(body=b'{"data": 5}')],
-    "timeout": [Answer.hang()],
-    "reset": [Answer.drop()],
-    "truncated": [Answer.truncated()],
-    "key echoed in error": [Answer.error(400, message=f"invalid api_key {API_KEY}")],
-    "key echoed in 200": [Answer.ok(body=f'{{"data": "{API_KEY}"}}'.encode())],
-    "429 retry-after": [Answer.error(429, retry_after=500)],
-    "redirect": [Answer(status=302, body=b"",
-                        headers={"Location": f"https://evil.test/?api_key={API_KEY}"})],
-}
-
-
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-async def test_no_error_path_leaks_the_key(
-    adgate_server: StandInServer, caplog: pytest.LogCaptureFixture, name: str
-) -> None:
-    caplog.set_level(logging.DEBUG)  # every logger, aiohttp's included
-    for answer in SCENARIOS[name]:
-        adgate_server.always("u", answer)
-    async with make_session(timeout=0.3, max_retries=1, **adgate_server.session_urls()) as s:
-        with pytest.raises(AdGateError) as info:
-            await s.get_history("u")
-        assert_clean(repr(s))
-        assert_clean(repr(s.stats))
-    assert_error_clean(info.value)
-    assert caplog.records, "expected DEBUG records from the client"
-    for record in caplog.records:
-        assert_clean(record.getMessage())
-        if record.exc_info:
-            assert_clean("".join(traceback.format_exception(*record.exc_info)))
-    assert_clean(caplog.text)
-
-
-async def test_connection_refused_does_not_leak_the_key(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    port = free_port()  # a port that nothing listens on
-    base = f"http://127.0.0.1:{port}"
-    async with make_session(adgate_base_url=base, revu_base_url=base) as s:
-        with pytest.raises(AdGateError) as info:
-            await s.get_history("u")
-    assert_error_clean(info.value)
-    assert_clean(caplog.text)
