@@ -1,4 +1,6 @@
-"""gather_users / iter_users against the stand-in server: accounting, bounds, pauses, cancel."""
+"""gather_users / iter_users against the stand-in server: accounting, input index, bounds,
+the shared pause, rate, memory, clean results over mixed faults. (Stopping a batch:
+test_bulk_cancel.py.)"""
 
 from __future__ import annotations
 

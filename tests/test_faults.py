@@ -1,4 +1,5 @@
-"""The stand-in server's fault knobs, the pytest plugin, and slow or broken servers."""
+"""The stand-in server's fault knobs and the pytest plugin fixtures. (What the client does
+with slow or broken servers: test_transport.py.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Decoding an answer (``decode_body`` and the decoders: only ``DecodeError``, with
-the msgspec path; bounded messages; trailing bytes) and ``RawResponse``.
-"""
+"""Decoding an answer: a bad body is a ``DecodeError`` with the msgspec path, never
+retried, with a bounded message; trailing bytes; ``RawResponse``. (The hypothesis tests of
+the decoders are in test_models_decoding.py.)"""
 
 from __future__ import annotations
 

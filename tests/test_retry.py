@@ -19,6 +19,7 @@ from adgate_async import (
     APITimeoutError,
     AsyncSession,
     BadRequestError,
+    BannedError,
     DecodeError,
     IPBannedError,
     NotFoundError,
@@ -200,19 +201,22 @@ async def test_max_retries_means_n_plus_one_attempts(
 @pytest.mark.parametrize(("code", "cls"),
                          [("USER_BANNED", UserBannedError), ("IP_BANNED", IPBannedError)])
 async def test_ban_hits_the_server_exactly_once(
-    adgate_server: StandInServer, adgate_session: AsyncSession, endpoint: str, code: str,
-    cls: type[Exception],
+    adgate_server: StandInServer, endpoint: str, code: str, cls: type[BannedError],
 ) -> None:
     adgate_server.always("banned", Answer.ban(code, support_id=31337))
-    call = (adgate_session.get_history("banned") if endpoint == "history"
-            else adgate_session.get_personalized("banned", numoffers=5))
-    with pytest.raises(cls) as info:
-        await call
+    async with make_session(max_retries=5, **adgate_server.session_urls()) as s:
+        call = (s.get_history("banned") if endpoint == "history"
+                else s.get_personalized("banned", numoffers=5))
+        with pytest.raises(cls) as info:
+            await call
     assert adgate_server.count("banned") == 1
-    assert info.value.status == 403  # type: ignore[attr-defined]
-    assert info.value.code == code  # type: ignore[attr-defined]
-    assert info.value.support_id == 31337  # type: ignore[attr-defined]
-    assert adgate_session.stats.retries == 0
+    err = info.value
+    assert isinstance(err, BannedError)
+    assert (err.status, err.code, err.support_id) == (403, code, 31337)
+    assert err.message == code.lower().replace("_", " ")
+    assert err.attempts == 1
+    assert s.stats.bans == 1
+    assert s.stats.retries == 0
 
 
 async def test_404_and_decode_errors_are_not_retried(

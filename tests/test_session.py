@@ -1,4 +1,5 @@
-"""Session lifecycle, pooling, counters, logging and raw responses, on the stand-in server."""
+"""The session: lifecycle, closed session, loop binding, a caller's aiohttp session, pool
+bounds, headers and base URLs, counters, logging, repr."""
 
 from __future__ import annotations
 

@@ -19,12 +19,10 @@ from adgate_async import (
     AsyncSession,
     BadRequestError,
     BannedError,
-    IPBannedError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
-    UserBannedError,
 )
 from adgate_async._errors import Redactor, error_for_status, parse_error_body
 from adgate_async.testing import Answer, StandInServer
@@ -37,33 +35,6 @@ from ._support import (
     huge_error_body,
     make_session,
 )
-
-
-def ban_body(code: str, support_id: object = 555) -> dict[str, object]:
-    return {"status": "failure", "support_id": support_id,
-            "error": {"code": code, "message": f"{code} says the vendor"}}
-
-
-@pytest.mark.parametrize("endpoint", ["history", "personalized"])
-@pytest.mark.parametrize(
-    ("code", "cls"), [("USER_BANNED", UserBannedError), ("IP_BANNED", IPBannedError)]
-)
-async def test_ban_is_typed_and_sent_once(
-    mock_http: aioresponses, endpoint: str, code: str, cls: type[BannedError]
-) -> None:
-    mock_http.get(ANY, status=403, payload=ban_body(code), repeat=True)
-    async with make_session(max_retries=5) as s:
-        call = s.get_history("u") if endpoint == "history" else s.get_personalized("u", numoffers=3)
-        with pytest.raises(cls) as info:
-            await call
-    err = info.value
-    assert (err.status, err.code, err.support_id) == (403, code, 555)
-    assert err.message == f"{code} says the vendor"
-    assert err.attempts == 1
-    assert isinstance(err, BannedError)
-    assert calls(mock_http) == 1
-    assert s.stats.bans == 1
-    assert s.stats.retries == 0
 
 
 async def test_other_403_is_a_plain_banned_error(mock_http: aioresponses) -> None:
