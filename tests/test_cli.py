@@ -25,11 +25,16 @@ from ._support import (
 )
 
 
-def env_for(server: StandInServer) -> dict[str, str]:
+def cli_env() -> dict[str, str]:
+    """This environment, with the tests' credentials in place of any of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ADGATE_", "REVU_"))}
     env.update(ADGATE_AFF_ID=str(AFF_ID), ADGATE_API_KEY=API_KEY, ADGATE_WALL_CODE=WALL_CODE,
                REVU_WALL_ID=str(WALL_ID))
     return env
+
+
+def env_for(server: StandInServer) -> dict[str, str]:
+    return cli_env()
 
 
 async def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes = b"",
@@ -45,8 +50,12 @@ async def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes = 
     return proc.returncode, out.decode(), err.decode()
 
 
+def base_urls(base: str) -> list[str]:
+    return ["--adgate-base-url", base, "--revu-base-url", base]
+
+
 def urls(server: StandInServer) -> list[str]:
-    return ["--adgate-base-url", server.url, "--revu-base-url", server.url]
+    return base_urls(server.url)
 
 
 async def test_bulk_over_a_file_writes_one_line_per_user(
@@ -245,19 +254,8 @@ def _assert_output_clean(*texts: str) -> None:
             assert form not in text, f"API key leaked on the command line: {text!r}"
 
 
-def _cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADGATE_", "REVU_"))}
-    env.update(ADGATE_AFF_ID=str(AFF_ID), ADGATE_API_KEY=API_KEY, ADGATE_WALL_CODE=WALL_CODE,
-               REVU_WALL_ID=str(WALL_ID))
-    return env
-
-
 async def _run_cli(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
-    return await run_cli(*args, env=_cli_env(), stdin=stdin)
-
-
-def _urls(base: str) -> list[str]:
-    return ["--adgate-base-url", base, "--revu-base-url", base]
+    return await run_cli(*args, env=cli_env(), stdin=stdin)
 
 
 async def test_cli_history_500_then_reset_never_prints_the_key(
@@ -266,7 +264,7 @@ async def test_cli_history_500_then_reset_never_prints_the_key(
     adgate_server.script("u", echoing(500))
     adgate_server.always("u", Answer.drop())
     rc, stdout, stderr = await _run_cli("history", "u", "-v", "--max-retries", "1",
-                                        *_urls(adgate_server.url))
+                                        *base_urls(adgate_server.url))
     assert rc == 1, stderr
     assert adgate_server.count("u") >= 2
     assert "adgate-async: TransportError:" in stderr
@@ -278,7 +276,7 @@ async def test_cli_history_500_then_reset_never_prints_the_key(
 
 async def test_cli_history_refused_never_prints_the_key() -> None:
     rc, stdout, stderr = await _run_cli("history", "u", "-v", "--max-retries", "1",
-                                        *_urls(f"http://127.0.0.1:{free_port()}"))
+                                        *base_urls(f"http://127.0.0.1:{free_port()}"))
     assert rc == 1, stderr
     assert "adgate-async: TransportError:" in stderr
     assert "retrying GET" in stderr
@@ -299,7 +297,7 @@ async def test_cli_bulk_with_progress_and_verbose_never_prints_the_key(
     ids = ["ok", "s400", "s500", "reset", "ban", "redirect", "shape"]
     rc, stdout, stderr = await _run_cli(
         "bulk", "-", "--progress", "-v", "--ordered", "--max-retries", "1",
-        *_urls(adgate_server.url), stdin="\n".join(ids).encode() + b"\n",
+        *base_urls(adgate_server.url), stdin="\n".join(ids).encode() + b"\n",
     )
     assert rc == 1, stderr
     lines = [json.loads(line) for line in stdout.splitlines()]
