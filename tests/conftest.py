@@ -1,8 +1,10 @@
-"""Shared fixtures: the stand-in server, a session pointed at it, and the aioresponses shim."""
+"""The aioresponses shim. The stand-in server and a session pointed at it come from the
+shipped pytest plugin (``adgate_server``, ``adgate_session``); a test that needs the tests'
+own key or other settings builds its session with ``_support.make_session``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -10,11 +12,6 @@ import aioresponses.core as aioresponses_core
 import pytest
 from aiohttp import ClientResponse
 from aioresponses import aioresponses
-
-from adgate_async import AsyncSession
-from adgate_async.testing import StandInServer
-
-from ._support import make_session
 
 
 # aioresponses 0.7.9 builds ClientResponse without the `stream_writer` argument that
@@ -35,16 +32,3 @@ def mock_http() -> Iterator[aioresponses]:
         aioresponses() as mocked,
     ):
         yield mocked
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[StandInServer]:
-    async with StandInServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-async def session(server: StandInServer) -> AsyncIterator[AsyncSession]:
-    """A session against the stand-in server, with near-zero backoff."""
-    async with make_session(**server.session_urls()) as s:
-        yield s

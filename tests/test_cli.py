@@ -7,20 +7,34 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from adgate_async.cli import _count_ids, main, script_demo_faults
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import AFF_ID, API_KEY, WALL_CODE, WALL_ID
+from ._support import (
+    AFF_ID,
+    API_KEY,
+    FORMS,
+    WALL_CODE,
+    WALL_ID,
+    echoing,
+    free_port,
+)
 
 
-def env_for(server: StandInServer) -> dict[str, str]:
+def cli_env() -> dict[str, str]:
+    """This environment, with the tests' credentials in place of any of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ADGATE_", "REVU_"))}
     env.update(ADGATE_AFF_ID=str(AFF_ID), ADGATE_API_KEY=API_KEY, ADGATE_WALL_CODE=WALL_CODE,
                REVU_WALL_ID=str(WALL_ID))
     return env
+
+
+def env_for(server: StandInServer) -> dict[str, str]:
+    return cli_env()
 
 
 async def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes = b"",
@@ -36,19 +50,23 @@ async def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes = 
     return proc.returncode, out.decode(), err.decode()
 
 
+def base_urls(base: str) -> list[str]:
+    return ["--adgate-base-url", base, "--revu-base-url", base]
+
+
 def urls(server: StandInServer) -> list[str]:
-    return ["--adgate-base-url", server.url, "--revu-base-url", server.url]
+    return base_urls(server.url)
 
 
 async def test_bulk_over_a_file_writes_one_line_per_user(
-    server: StandInServer, tmp_path: Path
+    adgate_server: StandInServer, tmp_path: Path
 ) -> None:
     ids = [f"user{i}" for i in range(1000)]
     (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
     out = tmp_path / "out.jsonl"
     rc, stdout, stderr = await run_cli(
         "bulk", str(tmp_path / "ids.txt"), "-o", str(out), "--concurrency", "8",
-        *urls(server), env=env_for(server),
+        *urls(adgate_server), env=env_for(adgate_server),
     )
     assert rc == 0, stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -58,15 +76,15 @@ async def test_bulk_over_a_file_writes_one_line_per_user(
     assert "users 1000  ok 1000  errors 0" in stderr
     assert stdout == ""
     assert API_KEY not in stderr
-    assert server.count() == 1000
+    assert adgate_server.count() == 1000
 
 
-async def test_bulk_reports_failures_and_exits_1(server: StandInServer) -> None:
-    server.always("u2", Answer.ban("USER_BANNED", support_id=77))
-    server.always("u4", Answer.error(404))
+async def test_bulk_reports_failures_and_exits_1(adgate_server: StandInServer) -> None:
+    adgate_server.always("u2", Answer.ban("USER_BANNED", support_id=77))
+    adgate_server.always("u4", Answer.error(404))
     stdin = b"u1\nu2\n\nu3\nu4\nu5\n"
-    rc, stdout, stderr = await run_cli("bulk", "-", "--ordered", *urls(server),
-                                       env=env_for(server), stdin=stdin)
+    rc, stdout, stderr = await run_cli("bulk", "-", "--ordered", *urls(adgate_server),
+                                       env=env_for(adgate_server), stdin=stdin)
     assert rc == 1
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert [line["user_id"] for line in lines] == ["u1", "u2", "u3", "u4", "u5"]
@@ -80,8 +98,9 @@ async def test_bulk_reports_failures_and_exits_1(server: StandInServer) -> None:
     assert API_KEY not in stdout + stderr
 
 
-async def test_bad_utf8_on_stdin_is_a_per_user_error(server: StandInServer) -> None:
-    rc, stdout, stderr = await run_cli("bulk", "-", *urls(server), env=env_for(server),
+async def test_bad_utf8_on_stdin_is_a_per_user_error(adgate_server: StandInServer) -> None:
+    rc, stdout, stderr = await run_cli("bulk", "-", *urls(adgate_server),
+        env=env_for(adgate_server),
                                        stdin=b"u1\n\xff\xfebad\nu3\n")
     assert rc == 1, stderr
     lines = [json.loads(line) for line in stdout.splitlines()]
@@ -89,7 +108,7 @@ async def test_bad_utf8_on_stdin_is_a_per_user_error(server: StandInServer) -> N
     bad = [line for line in lines if "error" in line]
     assert len(bad) == 1
     assert bad[0]["error"]["type"] == "InvalidParameterError"
-    assert server.count() == 2
+    assert adgate_server.count() == 2
 
 
 def test_only_regular_files_are_counted_ahead(tmp_path: Path) -> None:
@@ -102,13 +121,13 @@ def test_only_regular_files_are_counted_ahead(tmp_path: Path) -> None:
 
 
 async def test_progress_bar_and_verbose_logs_never_show_the_key(
-    server: StandInServer, tmp_path: Path
+    adgate_server: StandInServer, tmp_path: Path
 ) -> None:
-    server.script("u1", Answer.error(500))
+    adgate_server.script("u1", Answer.error(500))
     (tmp_path / "ids.txt").write_text("u1\nu2\nu3\n")
     rc, _, stderr = await run_cli("bulk", str(tmp_path / "ids.txt"), "--progress", "-v",
-                                  "-o", str(tmp_path / "o.jsonl"), *urls(server),
-                                  env=env_for(server))
+                                  "-o", str(tmp_path / "o.jsonl"), *urls(adgate_server),
+                                  env=env_for(adgate_server))
     assert rc == 0, stderr
     assert "user/s" in stderr  # the tqdm bar
     assert "errors 0" in stderr
@@ -116,32 +135,33 @@ async def test_progress_bar_and_verbose_logs_never_show_the_key(
     assert API_KEY not in stderr
 
 
-async def test_bulk_runs_without_tqdm(server: StandInServer) -> None:
-    rc, stdout, stderr = await run_cli("bulk", "-", "--progress", *urls(server),
-                                       env=env_for(server), stdin=b"u1\n",
+async def test_bulk_runs_without_tqdm(adgate_server: StandInServer) -> None:
+    rc, stdout, stderr = await run_cli("bulk", "-", "--progress", *urls(adgate_server),
+                                       env=env_for(adgate_server), stdin=b"u1\n",
                                        prelude="import sys; sys.modules['tqdm'] = None; ")
     assert rc == 0, stderr
     assert "install the 'cli' extra" in stderr
     assert json.loads(stdout)["user_id"] == "u1"
 
 
-async def test_history_and_personalized_print_json(server: StandInServer) -> None:
-    rc, stdout, stderr = await run_cli("history", "user12345", *urls(server),
-                                       env=env_for(server))
+async def test_history_and_personalized_print_json(adgate_server: StandInServer) -> None:
+    rc, stdout, stderr = await run_cli("history", "user12345", *urls(adgate_server),
+                                       env=env_for(adgate_server))
     assert rc == 0, stderr
     assert json.loads(stdout)["data"][0]["offer_id"] == 360819
     rc, stdout, stderr = await run_cli("personalized", "u1", "-n", "4", "--device", "ios",
-                                       *urls(server), env=env_for(server))
+                                       *urls(adgate_server), env=env_for(adgate_server))
     assert rc == 0, stderr
     doc = json.loads(stdout)
     assert doc["wall_id"] == WALL_ID
     assert len(doc["offers"]) == 4
-    assert "api_key" not in server.requests[-1].query
+    assert "api_key" not in adgate_server.requests[-1].query
 
 
-async def test_a_failed_call_exits_1_with_the_typed_error(server: StandInServer) -> None:
-    server.always("b", Answer.ban("IP_BANNED"))
-    rc, stdout, stderr = await run_cli("history", "b", *urls(server), env=env_for(server))
+async def test_a_failed_call_exits_1_with_the_typed_error(adgate_server: StandInServer) -> None:
+    adgate_server.always("b", Answer.ban("IP_BANNED"))
+    rc, stdout, stderr = await run_cli("history", "b", *urls(adgate_server),
+        env=env_for(adgate_server))
     assert rc == 1
     assert "IPBannedError" in stderr
     assert "IP_BANNED" in stderr
@@ -149,12 +169,12 @@ async def test_a_failed_call_exits_1_with_the_typed_error(server: StandInServer)
     assert API_KEY not in stderr
 
 
-async def test_missing_credentials_exit_2(server: StandInServer) -> None:
-    env = {k: v for k, v in env_for(server).items() if k != "ADGATE_API_KEY"}
-    rc, _, stderr = await run_cli("history", "u", *urls(server), env=env)
+async def test_missing_credentials_exit_2(adgate_server: StandInServer) -> None:
+    env = {k: v for k, v in env_for(adgate_server).items() if k != "ADGATE_API_KEY"}
+    rc, _, stderr = await run_cli("history", "u", *urls(adgate_server), env=env)
     assert rc == 2
     assert "ADGATE_API_KEY" in stderr
-    assert server.count() == 0
+    assert adgate_server.count() == 0
 
 
 def test_bad_argument_exits_2_before_any_request(capsys: pytest.CaptureFixture[str]) -> None:
@@ -211,3 +231,82 @@ async def test_python_dash_m_entry_point() -> None:
     out, _ = await proc.communicate()
     assert proc.returncode == 0
     assert out.decode().startswith("adgate-async ")
+
+
+async def test_cli_rate_below_the_floor_exits_2_before_any_request(
+    adgate_server: StandInServer,
+) -> None:
+    from .test_cli import env_for, run_cli, urls
+
+    rc, _stdout, stderr = await asyncio.wait_for(
+        run_cli("bulk", "-", "--rate", "1e-300", *urls(adgate_server), env=env_for(adgate_server),
+                stdin=b"u1\nu2\n"),
+        60,
+    )
+    assert rc != 0
+    assert "max_per_second" in stderr
+    assert adgate_server.count() == 0
+
+
+def _assert_output_clean(*texts: str) -> None:
+    for text in texts:
+        for form in FORMS:
+            assert form not in text, f"API key leaked on the command line: {text!r}"
+
+
+async def _run_cli(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    return await run_cli(*args, env=cli_env(), stdin=stdin)
+
+
+async def test_cli_history_500_then_reset_never_prints_the_key(
+    adgate_server: StandInServer
+) -> None:
+    adgate_server.script("u", echoing(500))
+    adgate_server.always("u", Answer.drop())
+    rc, stdout, stderr = await _run_cli("history", "u", "-v", "--max-retries", "1",
+                                        *base_urls(adgate_server.url))
+    assert rc == 1, stderr
+    assert adgate_server.count("u") >= 2
+    assert "adgate-async: TransportError:" in stderr
+    assert " -> 500 in " in stderr  # the DEBUG line of the first attempt was printed
+    assert "api_key=***" in stderr
+    assert stdout == ""
+    _assert_output_clean(stdout, stderr)
+
+
+async def test_cli_history_refused_never_prints_the_key() -> None:
+    rc, stdout, stderr = await _run_cli("history", "u", "-v", "--max-retries", "1",
+                                        *base_urls(f"http://127.0.0.1:{free_port()}"))
+    assert rc == 1, stderr
+    assert "adgate-async: TransportError:" in stderr
+    assert "retrying GET" in stderr
+    assert "api_key=***" in stderr
+    _assert_output_clean(stdout, stderr)
+
+
+async def test_cli_bulk_with_progress_and_verbose_never_prints_the_key(
+    adgate_server: StandInServer,
+) -> None:
+    adgate_server.always("s400", echoing(400))
+    adgate_server.always("s500", echoing(500))
+    adgate_server.always("reset", Answer.drop())
+    adgate_server.always("ban", Answer.ban("USER_BANNED"))
+    adgate_server.always("redirect", Answer(status=302, body=b"", headers={
+        "Location": f"https://evil.test/?api_key={quote(API_KEY, safe='')}"}))
+    adgate_server.always("shape", Answer.ok(body=f'{{"data": "{API_KEY}"}}'.encode()))
+    ids = ["ok", "s400", "s500", "reset", "ban", "redirect", "shape"]
+    rc, stdout, stderr = await _run_cli(
+        "bulk", "-", "--progress", "-v", "--ordered", "--max-retries", "1",
+        *base_urls(adgate_server.url), stdin="\n".join(ids).encode() + b"\n",
+    )
+    assert rc == 1, stderr
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert [line["user_id"] for line in lines] == ids
+    assert [line.get("error", {}).get("type") for line in lines] == [
+        None, "BadRequestError", "ServerError", "TransportError", "UserBannedError",
+        "APIStatusError", "DecodeError",
+    ]
+    assert "user/s" in stderr  # the tqdm bar
+    assert "api_key=***" in stderr  # the DEBUG lines, redacted
+    assert "users 7  ok 1  errors 6" in stderr
+    _assert_output_clean(stdout, stderr)

@@ -1,5 +1,6 @@
 """The adgate-async command under hostile conditions: real subprocesses, files, signals,
-pipes, a pseudo-terminal and /dev/full, against the stand-in server."""
+pipes, a pseudo-terminal and /dev/full, against the stand-in server.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ import pytest
 from adgate_async.testing import Answer, StandInServer
 from adgate_async.testing._data import make_history
 
-from ._support import API_KEY
+from ._support import (
+    API_KEY,
+)
 from .test_cli import env_for, run_cli, urls
 
 needs_dev_full = pytest.mark.skipif(not Path("/dev/full").exists(),
                                     reason="this system has no /dev/full")
+
 
 CONTROL = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
 
@@ -35,12 +39,9 @@ async def start_cli(*args: str, env: dict[str, str], prelude: str = "",
     )
 
 
-# ------------------------------------------------------------ item 2: output is the input
-
-
 @pytest.mark.parametrize("how", ["same path", "symlink", "hardlink", "stdin redirected"])
 async def test_bulk_refuses_an_output_that_is_the_input(
-    server: StandInServer, tmp_path: Path, how: str
+    adgate_server: StandInServer, tmp_path: Path, how: str
 ) -> None:
     ids = tmp_path / "ids.txt"
     content = b"u1\nu2\nu3\n"
@@ -56,41 +57,40 @@ async def test_bulk_refuses_an_output_that_is_the_input(
         with ids.open("rb") as stdin:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "adgate_async", "bulk", "-o", str(output),
-                *urls(server), env=env_for(server), stdin=stdin,
+                *urls(adgate_server), env=env_for(adgate_server), stdin=stdin,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
         rc, stderr = proc.returncode, err.decode()
     else:
-        rc, _, stderr = await run_cli("bulk", str(ids), "-o", str(output), *urls(server),
-                                      env=env_for(server))
+        rc, _, stderr = await run_cli("bulk", str(ids), "-o", str(output), *urls(adgate_server),
+                                      env=env_for(adgate_server))
     assert rc == 2, stderr
     assert "is the input" in stderr
     assert ids.read_bytes() == content
-    assert server.count() == 0
-
-
-# ------------------------------------------------------ item 3: output cannot be written
+    assert adgate_server.count() == 0
 
 
 @pytest.mark.parametrize("where", ["missing dir", "directory"])
 async def test_an_output_that_cannot_be_opened_exits_3_with_one_line(
-    server: StandInServer, tmp_path: Path, where: str
+    adgate_server: StandInServer, tmp_path: Path, where: str
 ) -> None:
     target = tmp_path / "no" / "such" / "x.jsonl" if where == "missing dir" else tmp_path
     reason = "No such file or directory" if where == "missing dir" else "Is a directory"
-    rc, _, stderr = await run_cli("bulk", "-", "-o", str(target), *urls(server),
-                                       env=env_for(server), stdin=b"u1\nu2\n")
+    rc, _, stderr = await run_cli("bulk", "-", "-o", str(target), *urls(adgate_server),
+                                       env=env_for(adgate_server), stdin=b"u1\nu2\n")
     assert rc == 3, stderr
     assert "Traceback" not in stderr
     lines = stderr.strip().splitlines()
     assert any(str(target) in line and reason in line for line in lines), stderr
-    assert server.count() == 0
+    assert adgate_server.count() == 0
 
 
 @needs_dev_full
-async def test_dev_full_exits_3_with_the_reason_and_the_summary(server: StandInServer) -> None:
-    rc, _, stderr = await run_cli("bulk", "-", "-o", "/dev/full", *urls(server),
-                                       env=env_for(server),
+async def test_dev_full_exits_3_with_the_reason_and_the_summary(
+    adgate_server: StandInServer
+) -> None:
+    rc, _, stderr = await run_cli("bulk", "-", "-o", "/dev/full", *urls(adgate_server),
+                                       env=env_for(adgate_server),
                                        stdin=b"".join(b"u%d\n" % i for i in range(50)))
     assert rc == 3, stderr
     assert "Traceback" not in stderr
@@ -100,13 +100,15 @@ async def test_dev_full_exits_3_with_the_reason_and_the_summary(server: StandInS
     assert "wrote 0 lines" in stderr
 
 
-async def test_a_full_disk_leaves_only_whole_lines(server: StandInServer, tmp_path: Path) -> None:
+async def test_a_full_disk_leaves_only_whole_lines(
+    adgate_server: StandInServer, tmp_path: Path
+) -> None:
     # A file size limit is a real "disk full" for this process: writes past it fail (EFBIG).
     out = tmp_path / "out.jsonl"
     prelude = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
                "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); ")
-    rc, _, stderr = await run_cli("bulk", "-", "-o", str(out), *urls(server),
-                                  env=env_for(server), prelude=prelude,
+    rc, _, stderr = await run_cli("bulk", "-", "-o", str(out), *urls(adgate_server),
+                                  env=env_for(adgate_server), prelude=prelude,
                                   stdin=b"".join(b"user%d\n" % i for i in range(300)))
     assert rc == 3, stderr
     assert "Traceback" not in stderr
@@ -122,10 +124,10 @@ async def test_a_full_disk_leaves_only_whole_lines(server: StandInServer, tmp_pa
 
 
 @needs_dev_full
-async def test_history_to_a_full_stdout_exits_3(server: StandInServer) -> None:
+async def test_history_to_a_full_stdout_exits_3(adgate_server: StandInServer) -> None:
     full = os.open("/dev/full", os.O_WRONLY)
     try:
-        proc = await start_cli("history", "u1", *urls(server), env=env_for(server),
+        proc = await start_cli("history", "u1", *urls(adgate_server), env=env_for(adgate_server),
                                stdout=full)
         _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     finally:
@@ -136,20 +138,17 @@ async def test_history_to_a_full_stdout_exits_3(server: StandInServer) -> None:
     assert "No space left on device" in stderr
 
 
-# ------------------------------------------------------------ items 4 and 5: signals
-
-
 async def _read_lines(stream: asyncio.StreamReader, n: int) -> list[bytes]:
     return [await asyncio.wait_for(stream.readline(), timeout=30) for _ in range(n)]
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 async def test_a_signal_writes_what_arrived_and_prints_the_summary(
-    server: StandInServer, tmp_path: Path, signum: int, status: int
+    adgate_server: StandInServer, tmp_path: Path, signum: int, status: int
 ) -> None:
-    server.always("slow", Answer.hang(3600))
-    proc = await start_cli("bulk", "-", "--concurrency", "4", *urls(server),
-                           env=env_for(server))
+    adgate_server.always("slow", Answer.hang(3600))
+    proc = await start_cli("bulk", "-", "--concurrency", "4", *urls(adgate_server),
+                           env=env_for(adgate_server))
     assert proc.stdin is not None
     assert proc.stdout is not None
     proc.stdin.write(b"u1\nslow\nu2\nu3\nu4\n")
@@ -167,11 +166,11 @@ async def test_a_signal_writes_what_arrived_and_prints_the_summary(
     assert "Traceback" not in stderr
 
 
-async def test_sigterm_flushes_a_file_output(server: StandInServer, tmp_path: Path) -> None:
-    server.always("slow", Answer.hang(3600))
+async def test_sigterm_flushes_a_file_output(adgate_server: StandInServer, tmp_path: Path) -> None:
+    adgate_server.always("slow", Answer.hang(3600))
     out = tmp_path / "out.jsonl"
-    proc = await start_cli("bulk", "-", "-o", str(out), "--progress", *urls(server),
-                           env=env_for(server))
+    proc = await start_cli("bulk", "-", "-o", str(out), "--progress", *urls(adgate_server),
+                           env=env_for(adgate_server))
     assert proc.stdin is not None
     proc.stdin.write(b"a\nb\nslow\nc\n")
     await proc.stdin.drain()
@@ -186,18 +185,15 @@ async def test_sigterm_flushes_a_file_output(server: StandInServer, tmp_path: Pa
         "a", "b", "c"]
 
 
-# ---------------------------------------------------- item 7: credentials never printed
-
-
 @pytest.mark.parametrize(("where", "name"), [
     ("env", "ADGATE_AFF_ID"), ("flag", "--aff-id"), ("env", "REVU_WALL_ID"),
     ("flag", "--wall-id"),
 ])
 async def test_a_credential_in_the_wrong_slot_is_never_echoed(
-    server: StandInServer, where: str, name: str
+    adgate_server: StandInServer, where: str, name: str
 ) -> None:
-    env = env_for(server)
-    args = ["history", "u1", *urls(server)]
+    env = env_for(adgate_server)
+    args = ["history", "u1", *urls(adgate_server)]
     if where == "env":
         env[name] = API_KEY
     else:
@@ -207,27 +203,24 @@ async def test_a_credential_in_the_wrong_slot_is_never_echoed(
     assert API_KEY not in stdout + stderr
     assert "941bd1fe" not in stdout + stderr
     assert f"{name} must be a positive integer" in stderr
-    assert server.count() == 0
+    assert adgate_server.count() == 0
 
 
-async def test_a_stray_key_on_the_command_line_is_not_echoed(server: StandInServer) -> None:
-    env = env_for(server)
+async def test_a_stray_key_on_the_command_line_is_not_echoed(adgate_server: StandInServer) -> None:
+    env = env_for(adgate_server)
     env.pop("ADGATE_API_KEY")
     rc, stdout, stderr = await run_cli("history", "u1", "--api-key", "k-" + API_KEY, API_KEY,
-                                       *urls(server), env=env)
+                                       *urls(adgate_server), env=env)
     assert rc == 2, stderr
     assert "941bd1fe" not in stdout + stderr
     assert "unrecognized arguments" in stderr
 
 
-# ------------------------------------------------------ item 8: blocking input and output
-
-
-async def test_input_that_stalls_times_out_nobody(server: StandInServer) -> None:
+async def test_input_that_stalls_times_out_nobody(adgate_server: StandInServer) -> None:
     for i in range(8):
-        server.always(f"d{i}", Answer.ok(delay=0.2))
+        adgate_server.always(f"d{i}", Answer.ok(delay=0.2))
     proc = await start_cli("bulk", "-", "--timeout", "1.5", "--max-retries", "0",
-                           "--concurrency", "8", *urls(server), env=env_for(server))
+                           "--concurrency", "8", *urls(adgate_server), env=env_for(adgate_server))
     assert proc.stdin is not None
     proc.stdin.write(b"".join(b"d%d\n" % i for i in range(8)))
     await proc.stdin.drain()
@@ -247,10 +240,10 @@ async def test_input_that_stalls_times_out_nobody(server: StandInServer) -> None
     assert "APITimeoutError" not in stderr
 
 
-async def test_output_that_stalls_times_out_nobody(server: StandInServer) -> None:
+async def test_output_that_stalls_times_out_nobody(adgate_server: StandInServer) -> None:
     n = 400
     proc = await start_cli("bulk", "-", "--timeout", "1.5", "--max-retries", "0",
-                           "--concurrency", "8", *urls(server), env=env_for(server))
+                           "--concurrency", "8", *urls(adgate_server), env=env_for(adgate_server))
     assert proc.stdin is not None
     assert proc.stdout is not None
     proc.stdin.write(b"".join(b"u%d\n" % i for i in range(n)))
@@ -266,63 +259,60 @@ async def test_output_that_stalls_times_out_nobody(server: StandInServer) -> Non
     assert f"users {n}  ok {n}  errors 0" in stderr
 
 
-# ------------------------------------------------- item 11: BOM and whitespace-only lines
-
-
 async def test_a_bom_is_stripped_and_blank_looking_lines_are_skipped(
-    server: StandInServer, tmp_path: Path
+    adgate_server: StandInServer, tmp_path: Path
 ) -> None:
     ids = tmp_path / "ids.txt"
     ids.write_bytes(b"\xef\xbb\xbfu1\r\n  \r\n\t\nu2\n \n")
-    rc, stdout, stderr = await run_cli("bulk", str(ids), "--ordered", *urls(server),
-                                       env=env_for(server))
+    rc, stdout, stderr = await run_cli("bulk", str(ids), "--ordered", *urls(adgate_server),
+                                       env=env_for(adgate_server))
     assert rc == 0, stderr
     assert [json.loads(line)["user_id"] for line in stdout.splitlines()] == ["u1", "u2"]
     assert "skipped 3 blank lines" in stderr
     # The same through stdin.
-    rc, stdout, stderr = await run_cli("bulk", *urls(server), env=env_for(server),
+    rc, stdout, stderr = await run_cli("bulk", *urls(adgate_server), env=env_for(adgate_server),
                                        stdin=b"\xef\xbb\xbfu3\n \nu4\n")
     assert rc == 0, stderr
     assert sorted(json.loads(line)["user_id"] for line in stdout.splitlines()) == ["u3", "u4"]
 
 
-# ---------------------------------------------------------------- item 19: messages
-
-
-async def test_a_bad_number_names_the_option_not_a_function(server: StandInServer) -> None:
-    rc, _, stderr = await run_cli("bulk", "--concurrency", "abc", env=env_for(server))
+async def test_a_bad_number_names_the_option_not_a_function(adgate_server: StandInServer) -> None:
+    rc, _, stderr = await run_cli("bulk", "--concurrency", "abc", env=env_for(adgate_server))
     assert rc == 2
     assert "_positive_int" not in stderr
     assert "--concurrency" in stderr
     assert "must be a positive integer" in stderr
 
 
-async def test_a_bad_aff_id_variable_names_the_rule(server: StandInServer) -> None:
-    env = env_for(server)
+async def test_a_bad_aff_id_variable_names_the_rule(adgate_server: StandInServer) -> None:
+    env = env_for(adgate_server)
     env["ADGATE_AFF_ID"] = "abc"
-    rc, _, stderr = await run_cli("history", "u1", *urls(server), env=env)
+    rc, _, stderr = await run_cli("history", "u1", *urls(adgate_server), env=env)
     assert rc == 2
     assert "invalid literal" not in stderr
     assert "ADGATE_AFF_ID must be a positive integer" in stderr
 
 
 async def test_personalized_without_a_wall_names_the_flag_and_variable(
-    server: StandInServer,
+    adgate_server: StandInServer,
 ) -> None:
-    env = env_for(server)
+    env = env_for(adgate_server)
     env.pop("REVU_WALL_ID")
-    rc, _, stderr = await run_cli("personalized", "u1", "-n", "3", *urls(server), env=env)
+    rc, _, stderr = await run_cli("personalized", "u1", "-n", "3", *urls(adgate_server), env=env)
     assert rc == 2, stderr
     assert "--wall-id" in stderr
     assert "REVU_WALL_ID" in stderr
-    assert server.count() == 0
+    assert adgate_server.count() == 0
 
 
-async def test_bulk_on_a_terminal_says_it_reads_standard_input(server: StandInServer) -> None:
+async def test_bulk_on_a_terminal_says_it_reads_standard_input(
+    adgate_server: StandInServer
+) -> None:
     controller, terminal = pty.openpty()
     try:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adgate_async", "bulk", *urls(server), env=env_for(server),
+            sys.executable, "-m", "adgate_async", "bulk", *urls(adgate_server),
+                env=env_for(adgate_server),
             stdin=terminal, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert proc.stderr is not None
         line = await asyncio.wait_for(proc.stderr.readline(), timeout=30)
@@ -357,29 +347,30 @@ async def test_help_documents_every_exit_status() -> None:
 
 
 async def test_history_escapes_control_characters_from_the_server(
-    server: StandInServer,
+    adgate_server: StandInServer,
 ) -> None:
     doc = make_history("evil", 2, seed=1)
     doc["data"][0]["anchor"] = "x\x1b]0;pwned\x07\x9b31m\x7fy\u202e"
-    server.always("evil", Answer.ok(body=msgspec.json.encode(doc)))
-    server.always("bad", Answer.error(500, message="oops\x1b[2J\x9b\x07"))
-    rc, stdout, stderr = await run_cli("history", "evil", *urls(server), env=env_for(server))
+    adgate_server.always("evil", Answer.ok(body=msgspec.json.encode(doc)))
+    adgate_server.always("bad", Answer.error(500, message="oops\x1b[2J\x9b\x07"))
+    rc, stdout, stderr = await run_cli("history", "evil", *urls(adgate_server),
+        env=env_for(adgate_server))
     assert rc == 0, stderr
     assert not [c for c in stdout if c in CONTROL and c != "\n"]
     assert "\u202e" not in stdout
     assert json.loads(stdout)["data"][0]["anchor"] == doc["data"][0]["anchor"]
     rc, stdout, stderr = await run_cli("history", "bad", "--max-retries", "0",
-                                       *urls(server), env=env_for(server))
+                                       *urls(adgate_server), env=env_for(adgate_server))
     assert rc == 1
     assert not [c for c in stderr if c in CONTROL and c != "\n"], repr(stderr)
     assert "oops" in stderr
 
 
-async def test_a_closed_output_pipe_still_ends_quietly_with_0(server: StandInServer) -> None:
+async def test_a_closed_output_pipe_still_ends_quietly_with_0(adgate_server: StandInServer) -> None:
     # The documented `bulk ... | head` behaviour survives the writer thread.
     read_end, write_end = os.pipe()
     try:
-        proc = await start_cli("bulk", "-", *urls(server), env=env_for(server),
+        proc = await start_cli("bulk", "-", *urls(adgate_server), env=env_for(adgate_server),
                                stdout=write_end)
         os.close(write_end)
         assert proc.stdin is not None
@@ -397,7 +388,7 @@ async def test_a_closed_output_pipe_still_ends_quietly_with_0(server: StandInSer
 
 
 async def test_a_full_disk_keeps_what_an_appended_file_held(
-    server: StandInServer, tmp_path: Path
+    adgate_server: StandInServer, tmp_path: Path
 ) -> None:
     # `bulk ... >> out.jsonl`: the cut after a failed write never reaches the older lines.
     out = tmp_path / "out.jsonl"
@@ -407,7 +398,7 @@ async def test_a_full_disk_keeps_what_an_appended_file_held(
                "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); ")
     fd = os.open(out, os.O_WRONLY | os.O_APPEND)
     try:
-        proc = await start_cli("bulk", "-", *urls(server), env=env_for(server),
+        proc = await start_cli("bulk", "-", *urls(adgate_server), env=env_for(adgate_server),
                                prelude=prelude, stdout=fd)
         _, err = await asyncio.wait_for(
             proc.communicate(b"".join(b"user%d\n" % i for i in range(300))), timeout=60)
@@ -424,9 +415,10 @@ async def test_a_full_disk_keeps_what_an_appended_file_held(
 
 
 async def test_a_directory_as_input_is_a_usage_error(
-    server: StandInServer, tmp_path: Path
+    adgate_server: StandInServer, tmp_path: Path
 ) -> None:
-    rc, _, stderr = await run_cli("bulk", str(tmp_path), *urls(server), env=env_for(server))
+    rc, _, stderr = await run_cli("bulk", str(tmp_path), *urls(adgate_server),
+        env=env_for(adgate_server))
     assert rc == 2, stderr
     assert "Is a directory" in stderr
     assert "Traceback" not in stderr

@@ -1,364 +1,45 @@
-"""The pure validators and query builders in adgate_async._params, and the AsyncSession
-constructor's validation (building a session needs no running loop and sends nothing)."""
+"""The generic argument checks, seen through the constructor and every call: types,
+ranges, huge and non-finite numbers, base URLs; a refusal names the parameter, sends
+nothing and never echoes the key.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote
 
+import aiohttp
+import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from yarl import URL
 
-from adgate_async import AsyncSession
+from adgate_async import AsyncSession, _config
 from adgate_async._errors import InvalidParameterError
-from adgate_async._params import (
-    check_user_id,
-    history_options,
-    personalized_path,
-    personalized_query,
+from adgate_async.testing import StandInServer
+
+from ._support import (
+    AFF_ID,
+    API_KEY,
+    HANG,
+    assert_logs_clean,
+    assert_pickle_clean,
+    assert_session_clean,
+    assert_walk_clean,
+    make_session,
+    refused,
 )
 
-API_KEY = "941bd1fe-s3cr3t-k3y"
-
-
-def refused(param: str, func: Any, *args: Any, **kwargs: Any) -> InvalidParameterError:
-    """Call ``func``, expect InvalidParameterError naming ``param``; return it."""
-    with pytest.raises(InvalidParameterError) as info:
-        func(*args, **kwargs)
-    exc = info.value
-    assert isinstance(exc, ValueError)
-    assert exc.param == param
-    assert str(exc).startswith(param + " ")
-    return exc
-
-
-def query(**kwargs: Any) -> str:
-    kwargs.setdefault("numoffers", 10)
-    kwargs.setdefault("wall", 567)
-    return personalized_query(**kwargs)
+PLAIN_KEY = "941bd1fe-s3cr3t-k3y"
 
 
 def session(**kwargs: Any) -> AsyncSession:
     kwargs.setdefault("aff_id", 60000)
-    kwargs.setdefault("api_key", API_KEY)
+    kwargs.setdefault("api_key", PLAIN_KEY)
     kwargs.setdefault("wall_code", "nQug")
     return AsyncSession(**kwargs)
-
-
-# ------------------------------------------------------------------------------- user_id
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "user12345",
-        "a",
-        "a" * 255,
-        "é" * 127,  # 254 bytes
-        "€" * 85,  # 255 bytes
-        "é" * 127 + "a",  # 255 bytes
-        "🙂" * 63 + "abc",  # 252 + 3 = 255 bytes
-        "user with spaces/and?odd#chars&=",
-    ],
-)
-def test_user_id_accepted(value: str) -> None:
-    assert len(value.encode("utf-8")) <= 255
-    assert check_user_id(value) == value
-    assert check_user_id(value, "uid") == value
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "a" * 256,
-        "é" * 128,  # 256 bytes though only 128 characters
-        "€" * 86,  # 258 bytes
-        "🙂" * 64,  # 256 bytes
-        "é" * 127 + "ab",  # 256 bytes
-    ],
-)
-def test_user_id_over_255_bytes_refused(value: str) -> None:
-    assert len(value) <= 256
-    exc = refused("user_id", check_user_id, value)
-    assert "255 bytes" in str(exc)
-    assert f"is {len(value.encode())}" in str(exc)
-
-
-@pytest.mark.parametrize("value", ["", None, 12345, b"user", ["u"]])
-def test_user_id_empty_or_not_str_refused(value: object) -> None:
-    refused("user_id", check_user_id, value)
-
-
-@pytest.mark.parametrize("value", ["\ud800", "abc\udfff", "\udc80user"])
-def test_user_id_lone_surrogate_refused(value: str) -> None:
-    exc = refused("user_id", check_user_id, value)
-    assert "Unicode" in str(exc)
-
-
-def test_user_id_other_name_is_used_in_message() -> None:
-    refused("uid", check_user_id, "", "uid")
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    base=st.text(max_size=300),
-    surrogate=st.none() | st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"]),
-    at=st.integers(min_value=0, max_value=300),
-)
-def test_accepted_user_ids_round_trip_through_percent_encoding(
-    base: str, surrogate: str | None, at: int
-) -> None:
-    uid = base if surrogate is None else base[:at] + surrogate + base[at:]
-    has_surrogate = any(0xD800 <= ord(c) <= 0xDFFF for c in uid)
-    size = len(uid.encode("utf-8", "surrogatepass"))
-    if not uid or has_surrogate or size > 255:
-        refused("user_id", check_user_id, uid)
-        return
-    assert check_user_id(uid) == uid
-    assert 1 <= len(uid.encode("utf-8")) <= 255
-    encoded = quote(uid, safe="")
-    assert "/" not in encoded
-    assert "?" not in encoded
-    assert "#" not in encoded
-    assert unquote(encoded) == uid
-
-
-# ----------------------------------------------------------------------- personalized path
-
-
-@pytest.mark.parametrize(
-    ("uid", "segment"),
-    [
-        ("user12345", "user12345"),
-        ("abc-DEF_1.2~x", "abc-DEF_1.2~x"),
-        ("a/b", "a%2Fb"),
-        ("a?b=1", "a%3Fb%3D1"),
-        ("a#frag", "a%23frag"),
-        ("../admin", "..%2Fadmin"),
-        ("a b", "a%20b"),
-        ("%2F", "%252F"),
-        ("..", "%2E%2E"),
-        (".", "%2E"),
-        ("...", "%2E%2E%2E"),
-        ("a..", "a.."),
-    ],
-)
-def test_personalized_path(uid: str, segment: str) -> None:
-    path = personalized_path(uid)
-    assert path == f"/api/v1/users/{segment}/personalized"
-    assert unquote(segment) == uid
-
-
-@pytest.mark.parametrize("uid", ["..", ".", "a/../b"])
-def test_personalized_path_survives_url_normalisation(uid: str) -> None:
-    url = URL("https://publishers.revenueuniverse.com" + personalized_path(uid), encoded=True)
-    assert url.path.startswith("/api/v1/users/")
-    assert url.path.endswith("/personalized")
-    assert len(url.raw_parts) == 6  # "/", api, v1, users, <uid>, personalized
-    assert unquote(url.raw_parts[4]) == uid
-
-
-@pytest.mark.parametrize("uid", ["usér", "ユーザー", "a\u00a0b"])
-def test_personalized_path_refuses_non_ascii(uid: str) -> None:
-    exc = refused("uid", personalized_path, uid)
-    assert "ASCII" in str(exc)
-
-
-@pytest.mark.parametrize("uid", ["", None, 7, "a" * 256])
-def test_personalized_path_refuses_bad_uid(uid: object) -> None:
-    refused("uid", personalized_path, uid)
-
-
-def test_personalized_path_accepts_255_ascii_bytes() -> None:
-    uid = "u" * 255
-    assert personalized_path(uid) == f"/api/v1/users/{uid}/personalized"
-
-
-@settings(max_examples=200, deadline=None)
-@given(uid=st.text(alphabet=st.characters(max_codepoint=127), min_size=1, max_size=255))
-def test_personalized_path_is_always_one_segment(uid: str) -> None:
-    path = personalized_path(uid)
-    parts = path.split("/")
-    assert parts[0] == ""
-    parts = parts[1:]
-    assert len(parts) == 5
-    assert parts[:3] == ["api", "v1", "users"]
-    assert parts[4] == "personalized"
-    segment = parts[3]
-    assert segment not in ("", ".", "..")
-    assert "?" not in segment
-    assert "#" not in segment
-    assert unquote(segment) == uid
-
-
-# ------------------------------------------------------------------------ personalized query
-
-
-def test_personalized_query_minimal() -> None:
-    assert personalized_query(numoffers=10, wall=567) == "wall=567&numoffers=10"
-
-
-@pytest.mark.parametrize("numoffers", [1, 2, 499, 500])
-def test_numoffers_accepted(numoffers: int) -> None:
-    assert f"numoffers={numoffers}" in query(numoffers=numoffers)
-
-
-@pytest.mark.parametrize("numoffers", [0, -1, 501, 10**6, "5", True, False, 5.0, None])
-def test_numoffers_refused(numoffers: object) -> None:
-    exc = refused("numoffers", query, numoffers=numoffers)
-    assert "1..500" in str(exc)
-
-
-def test_wall_missing_refused_with_hint() -> None:
-    exc = refused("wall", personalized_query, numoffers=10, wall=None)
-    message = str(exc)
-    assert "wall=" in message
-    assert "wall_id" in message
-
-
-@pytest.mark.parametrize("wall", [0, -5, "567", True, 5.0])
-def test_wall_invalid_refused(wall: object) -> None:
-    refused("wall", query, wall=wall)
-
-
-@pytest.mark.parametrize("device", ["desktop", "ios", "android"])
-def test_device_accepted(device: str) -> None:
-    assert query(device=device).endswith(f"&device={device}")
-
-
-def test_device_none_omitted() -> None:
-    assert "device" not in query(device=None)
-
-
-@pytest.mark.parametrize("device", ["mobile", "iOS", "Desktop", "", " ios", 1, True])
-def test_device_refused(device: object) -> None:
-    refused("device", query, device=device)
-
-
-@pytest.mark.parametrize("ip", ["203.0.113.7", "0.0.0.0", "255.255.255.255", "10.0.0.1"])
-def test_ip_accepted(ip: str) -> None:
-    assert query(ip=ip).endswith(f"&ip={ip}")
-
-
-@pytest.mark.parametrize(
-    "ip",
-    ["01.2.3.4", "1.2.3", "256.1.1.1", "::1", "2001:db8::1", "1.2.3.4 ", "1.2.3.4/32",
-     "1.2.3.4&x=1", "", "localhost", 16909060],
-)
-def test_ip_refused(ip: object) -> None:
-    refused("ip", query, ip=ip)
-
-
-@pytest.mark.parametrize(("value", "text"), [(True, "true"), (False, "false")])
-def test_include_sortmetric_boolean(value: bool, text: str) -> None:
-    assert query(include_sortmetric=value).endswith(f"&include_sortmetric={text}")
-
-
-@pytest.mark.parametrize("value", [1, 0, "true", "false"])
-def test_include_sortmetric_non_bool_refused(value: object) -> None:
-    refused("include_sortmetric", query, include_sortmetric=value)
-
-
-@pytest.mark.parametrize("name", ["os_version", "bid_floor"])
-@pytest.mark.parametrize(("value", "text"), [(17.1, "17.1"), (0, "0"), (2, "2"), (0.5, "0.5")])
-def test_numbers_accepted(name: str, value: float, text: str) -> None:
-    q = query(**{name: value})
-    assert q.endswith(f"&{name}={text}")
-    assert float(parse_qs(q)[name][0]) == value
-
-
-@pytest.mark.parametrize("name", ["os_version", "bid_floor"])
-@pytest.mark.parametrize("value", [-1, -0.5, math.nan, math.inf, -math.inf, True, False, "17.1"])
-def test_numbers_refused(name: str, value: object) -> None:
-    refused(name, query, **{name: value})
-
-
-@pytest.mark.parametrize("name", ["os_version", "bid_floor"])
-@pytest.mark.parametrize("value", [1e20, 1.5e16, 1e-7])
-def test_numbers_survive_query_decoding(name: str, value: float) -> None:
-    # The number must reach the server as the same number: a bare "+" in a query string
-    # (repr(1e20) == "1e+20") is read as a space by form decoders.
-    q = query(**{name: value})
-    assert float(parse_qs(q)[name][0]) == value
-
-
-@pytest.mark.parametrize("name", ["sid3", "experiment_id"])
-def test_text_params_encoded(name: str) -> None:
-    assert query(**{name: "a b&c=d/é"}).endswith(f"&{name}=a%20b%26c%3Dd%2F%C3%A9")
-    assert query(**{name: "abc-123"}).endswith(f"&{name}=abc-123")
-
-
-@pytest.mark.parametrize("name", ["sid3", "experiment_id"])
-@pytest.mark.parametrize("value", ["", 5, b"x", "\ud800"])
-def test_text_params_refused(name: str, value: object) -> None:
-    refused(name, query, **{name: value})
-
-
-def test_personalized_query_full_order() -> None:
-    q = personalized_query(
-        numoffers=5, wall=9, sid3="s", device="ios", ip="203.0.113.7", os_version=17.1,
-        include_sortmetric=False, bid_floor=3, experiment_id="e",
-    )
-    assert q == (
-        "wall=9&numoffers=5&sid3=s&device=ios&ip=203.0.113.7&os_version=17.1"
-        "&include_sortmetric=false&bid_floor=3&experiment_id=e"
-    )
-
-
-# --------------------------------------------------------------------------- history query
-
-
-def test_history_options_empty() -> None:
-    assert history_options() == ""
-
-
-@pytest.mark.parametrize(("value", "text"), [(True, "true"), (False, "false")])
-def test_continue_playing(value: bool, text: str) -> None:
-    assert history_options(continue_playing=value) == f"&continue_playing={text}"
-
-
-@pytest.mark.parametrize("value", [1, 0, "true", "yes"])
-def test_continue_playing_non_bool_refused(value: object) -> None:
-    refused("continue_playing", history_options, continue_playing=value)
-
-
-def test_lang_percent_encoded() -> None:
-    assert history_options(lang="en-US,en;q=0.5") == "&lang=en-US%2Cen%3Bq%3D0.5"
-    assert history_options(lang="fr") == "&lang=fr"
-
-
-@pytest.mark.parametrize("value", ["", 5, b"en", "\udc00"])
-def test_lang_refused(value: object) -> None:
-    refused("lang", history_options, lang=value)
-
-
-def test_offer_ids_joined() -> None:
-    assert history_options(offer_ids=[1477425, 148199]) == "&offer_ids=1477425,148199"
-    assert history_options(offer_ids=(x for x in (1477425, 148199))) == (
-        "&offer_ids=1477425,148199"
-    )
-    assert history_options(offer_ids=range(1, 4)) == "&offer_ids=1,2,3"
-
-
-@pytest.mark.parametrize(
-    "value",
-    ["1477425,148199", "1", b"12", [], (), iter(()), 5, ["1"], [True], [0], [-3], [1, 2.0],
-     [1, None]],
-)
-def test_offer_ids_refused(value: object) -> None:
-    refused("offer_ids", history_options, offer_ids=value)
-
-
-def test_history_options_order() -> None:
-    assert history_options(lang="de", continue_playing=False, offer_ids=[7]) == (
-        "&lang=de&continue_playing=false&offer_ids=7"
-    )
-
-
-# ------------------------------------------------------------------------- the constructor
 
 
 def test_constructor_accepts_defaults_and_sends_nothing() -> None:
@@ -472,17 +153,6 @@ def test_plain_http_refusal_explains_why() -> None:
     assert "https" in str(exc)
 
 
-def test_repr_does_not_contain_api_key() -> None:
-    s = session(wall_id=567)
-    text = repr(s)
-    assert API_KEY not in text
-    assert quote(API_KEY, safe="") not in text
-    assert "s3cr3t" not in text
-    assert "aff_id=60000" in text
-    assert "***" in text
-    assert API_KEY not in str(s)
-
-
 @pytest.mark.parametrize(
     "url",
     ["https://api.example.com/a b", "https://exämple.invalid", "https://api.example.com/\r\nX: y",
@@ -491,3 +161,248 @@ def test_repr_does_not_contain_api_key() -> None:
 def test_base_url_must_be_plain_ascii(url: str) -> None:
     with pytest.raises(InvalidParameterError, match="ASCII"):
         AsyncSession(aff_id=1, api_key="k", wall_code="w", adgate_base_url=url)
+
+
+def test_numpy_ints_are_accepted_by_the_constructor() -> None:
+    s = make_session(aff_id=np.int64(60000), wall_id=np.int64(567), max_retries=np.int64(2))
+    assert "aff_id=60000" in repr(s)
+    assert "wall_id=567" in repr(s)
+
+
+@pytest.mark.parametrize("flag", [True, False, np.bool_(True)])
+async def test_a_bool_is_still_refused_as_a_number(adgate_server: StandInServer, flag: Any) -> None:
+    async with make_session(**adgate_server.session_urls()) as s:
+        for name in ("os_version", "bid_floor", "numoffers", "wall"):
+            kwargs: dict[str, Any] = {"numoffers": 5, name: flag}
+            with pytest.raises(InvalidParameterError) as info:
+                await s.get_personalized("u1", **kwargs)
+            assert info.value.param == name
+        with pytest.raises(InvalidParameterError):
+            await s.get_history("u1", offer_ids=[flag])
+    assert adgate_server.count() == 0
+
+
+_BAD_VALUES: dict[str, object] = {
+    "huge": 10**5000,
+    "huge-negative": -(10**5000),
+    "inf": float("inf"),
+    "nan": float("nan"),
+    "true": True,
+}
+
+
+_CONSTRUCTOR_ARGS = [
+    "aff_id", "api_key", "wall_code", "wall_id", "adgate_base_url", "revu_base_url",
+    "max_retries", "retry_backoff", "retry_backoff_max", "timeout", "max_connections",
+    "session", "max_response_bytes",
+]
+
+
+def _check(exc: InvalidParameterError, name: str) -> None:
+    assert exc.param == name.removesuffix("[item]")
+    text = str(exc)
+    assert text.startswith(exc.param + " ")
+    assert len(text) < 300, text
+
+
+@pytest.mark.parametrize("value", list(_BAD_VALUES.values()), ids=list(_BAD_VALUES))
+@pytest.mark.parametrize("name", _CONSTRUCTOR_ARGS)
+def test_every_constructor_argument_refuses_huge_and_non_finite_values(
+    name: str, value: object
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        make_session(**{name: value})
+    _check(info.value, name)
+
+
+_BOOL_ARGS = {"continue_playing", "include_sortmetric", "ordered"}
+
+
+_BULK_ARGS = ["user_ids", "concurrency", "max_per_second", "on_progress", "lang",
+              "continue_playing", "offer_ids", "offer_ids[item]"]
+
+
+async def _gather(s: AsyncSession, name: str, value: object) -> object:
+    if name == "user_ids":
+        return await s.gather_users(value)  # type: ignore[arg-type]
+    if name == "offer_ids[item]":
+        return await s.gather_users(["u1"], offer_ids=[value])  # type: ignore[list-item]
+    return await s.gather_users(["u1"], **{name: value})  # type: ignore[arg-type]
+
+
+async def _history(s: AsyncSession, name: str, value: object) -> object:
+    if name == "user_id":
+        return await s.get_history(value)  # type: ignore[arg-type]
+    if name == "offer_ids[item]":
+        return await s.get_history("u1", offer_ids=[1, value])  # type: ignore[list-item]
+    return await s.get_history("u1", **{name: value})  # type: ignore[arg-type]
+
+
+async def _iter(s: AsyncSession, name: str, value: object) -> object:
+    if name == "user_ids":
+        return s.iter_users(value)  # type: ignore[arg-type]
+    if name == "offer_ids[item]":
+        return s.iter_users(["u1"], offer_ids=[value])  # type: ignore[list-item]
+    return s.iter_users(["u1"], **{name: value})  # type: ignore[arg-type]
+
+
+async def _personalized(s: AsyncSession, name: str, value: object) -> object:
+    if name == "uid":
+        return await s.get_personalized(value, numoffers=5)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {"numoffers": 5, name: value}
+    return await s.get_personalized("u1", **kwargs)
+
+
+async def _raw_personalized(s: AsyncSession, name: str, value: object) -> object:
+    kwargs: dict[str, Any] = {"numoffers": 5, name: value}
+    return await s.with_raw_response.get_personalized("u1", **kwargs)
+
+
+_CALLS: list[tuple[str, Any, str]] = (
+    [("get_history", _history, n) for n in
+     ["user_id", "lang", "continue_playing", "offer_ids", "offer_ids[item]"]]
+    + [("get_personalized", _personalized, n) for n in
+       ["uid", "numoffers", "wall", "sid3", "device", "ip", "os_version",
+        "include_sortmetric", "bid_floor", "experiment_id"]]
+    + [("raw.get_personalized", _raw_personalized, n) for n in
+       ["numoffers", "wall", "os_version", "bid_floor"]]
+    + [("gather_users", _gather, n) for n in _BULK_ARGS]
+    + [("iter_users", _iter, n) for n in [*_BULK_ARGS, "ordered", "buffer"]]
+)
+
+
+# Every (call, argument, bad value), except True for a bool flag (where it is valid).
+_CASES = [
+    pytest.param(method, call, name, value, id=f"{method}-{name}-{label}")
+    for method, call, name in _CALLS
+    for label, value in _BAD_VALUES.items()
+    if not (value is True and name in _BOOL_ARGS)
+]
+
+
+@pytest.mark.parametrize(("method", "call", "name", "value"), _CASES)
+async def test_every_call_argument_refuses_huge_and_non_finite_values(
+    adgate_server: StandInServer, method: str, call: Any, name: str, value: object
+) -> None:
+    async with make_session(**adgate_server.session_urls()) as s:
+        with pytest.raises(InvalidParameterError) as info:
+            await asyncio.wait_for(call(s, name, value), HANG)
+    _check(info.value, name)
+    assert adgate_server.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("aff_id", 2**63), ("wall_id", 2**63),
+     ("max_retries", getattr(_config, "MAX_RETRIES_MAX", 100) + 1),
+     ("max_connections", getattr(_config, "MAX_CONNECTIONS_MAX", 10_000) + 1),
+     ("max_response_bytes", 2**63)],
+)
+def test_constructor_integers_have_an_upper_bound(name: str, value: int) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        make_session(**{name: value})
+    _check(info.value, name)
+
+
+async def test_call_integers_have_an_upper_bound(adgate_server: StandInServer) -> None:
+    async with make_session(**adgate_server.session_urls()) as s:
+        with pytest.raises(InvalidParameterError) as info:
+            await s.get_personalized("u1", numoffers=5, wall=2**63)
+        _check(info.value, "wall")
+        with pytest.raises(InvalidParameterError) as info:
+            s.iter_users(["u1"], buffer=_config.BULK_BUFFER_MAX + 1)
+        _check(info.value, "buffer")
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
+        make_session(session=http, **adgate_server.session_urls()) as s,
+    ):
+        with pytest.raises(InvalidParameterError) as info:
+            s.iter_users(["u1"], concurrency=_config.BULK_CONCURRENCY_MAX + 1)
+        _check(info.value, "concurrency")
+    assert adgate_server.count() == 0
+
+
+def test_a_huge_int_is_described_by_its_size_not_its_digits() -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        make_session(aff_id=10**5000)
+    assert "5001 digits" in str(info.value)
+
+
+_BAD_CALLS: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
+    "history: empty user id": lambda s: s.get_history(""),
+    "history: user id not a str": lambda s: s.get_history(12345),  # type: ignore[arg-type]
+    "history: user id too long": lambda s: s.get_history("x" * 300),
+    "history: lone surrogate": lambda s: s.get_history("u\udcff"),
+    "history: empty lang": lambda s: s.get_history("u", lang=""),
+    "history: bad offer id": lambda s: s.get_history("u", offer_ids=[0]),
+    "raw history: empty user id": lambda s: s.with_raw_response.get_history(""),
+    "personalized: numoffers 0": lambda s: s.get_personalized("u", numoffers=0),
+    "personalized: numoffers 501": lambda s: s.get_personalized("u", numoffers=501),
+    "personalized: non-ascii uid": lambda s: s.get_personalized("é", numoffers=1),
+    "personalized: device mobile": lambda s: s.get_personalized(
+        "u", numoffers=1, device="mobile"
+    ),
+    "personalized: bad ip": lambda s: s.get_personalized("u", numoffers=1, ip="1.2.3"),
+    "personalized: bad bid floor": lambda s: s.get_personalized(
+        "u", numoffers=1, bid_floor=float("nan")
+    ),
+    "gather: bad concurrency": lambda s: s.gather_users(["u"], concurrency=0),
+    "gather: ids as one str": lambda s: s.gather_users("u1"),
+}
+
+
+@pytest.mark.parametrize("name", list(_BAD_CALLS))
+async def test_validation_errors_are_clean_and_send_nothing(
+    adgate_server: StandInServer, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with make_session(**adgate_server.session_urls()) as s:
+        with pytest.raises(InvalidParameterError) as info:
+            await _BAD_CALLS[name](s)
+        assert_walk_clean(info.value)
+        assert_pickle_clean(info.value)
+        assert_session_clean(s)
+    assert_logs_clean(caplog)
+    assert adgate_server.count() == 0
+
+
+_BAD_SESSIONS: dict[str, dict[str, Any]] = {
+    "empty api_key": {"api_key": ""},
+    "api_key as bytes": {"api_key": API_KEY.encode()},
+    "api_key as a list": {"api_key": [API_KEY]},
+    "bad aff_id": {"aff_id": 0},
+    "empty wall_code": {"wall_code": ""},
+    "http to a public host": {"adgate_base_url": "http://api.adgatemedia.com"},
+    "not http at all": {"revu_base_url": "ftp://127.0.0.1"},
+    "zero timeout": {"timeout": 0},
+    "negative retries": {"max_retries": -1},
+    "zero connections": {"max_connections": 0},
+    "not an aiohttp session": {"session": object()},
+}
+
+
+@pytest.mark.parametrize("name", list(_BAD_SESSIONS))
+def test_constructor_errors_are_clean(name: str) -> None:
+    with pytest.raises((InvalidParameterError, TypeError)) as info:
+        make_session(**_BAD_SESSIONS[name])
+    assert_walk_clean(info.value)
+    assert_pickle_clean(info.value)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        pytest.param(f"https://api.adgatemedia.com/?api_key={API_KEY}", id="key in query"),
+        pytest.param(f"https://api.adgatemedia.com/?api_key={quote(API_KEY, safe='')}",
+                     id="encoded key in query"),
+        pytest.param(f"https://{AFF_ID}:{quote(API_KEY, safe='')}@api.adgatemedia.com",
+                     id="key as URL password"),
+    ],
+)
+def test_a_base_url_carrying_the_key_is_refused_without_echoing_it(base_url: str) -> None:
+    """A caller pasting a full vendor URL (key included) as the base URL gets an error that
+    names the rule, not one that prints the key it already holds."""
+    with pytest.raises(InvalidParameterError) as info:
+        make_session(adgate_base_url=base_url)
+    assert info.value.param == "adgate_base_url"
+    assert_walk_clean(info.value)

@@ -1,6 +1,7 @@
 """The API key is taken out in every spelling a server may echo it in (issue 9, item 6):
 any letter case, percent-encoded with either hex case, ``+`` for a space, JSON escapes
-(``\\/``, ``\\u00e9``, ``\\u00E9``), and mixes of these, in text, bytes and headers."""
+(``\\/``, ``\\u00e9``, ``\\u00E9``), and mixes of these, in text, bytes and headers.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +17,24 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 import msgspec
 import pytest
 
-from adgate_async import AdGateError, APIStatusError, AsyncSession
+from adgate_async import (
+    AdGateError,
+    APIStatusError,
+    AsyncSession,
+    ServerError,
+)
+from adgate_async._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
 from adgate_async._redact import Redactor
 from adgate_async.cli import error_record
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import make_session
+from ._support import (
+    API_KEY,
+    assert_bounded,
+    assert_clean,
+    huge_error_body,
+    make_session,
+)
 
 #: A key with a slash, a space, a quote, a plus, a percent sign, an accented letter and an
 #: "ß" (whose uppercase is "SS").
@@ -97,9 +110,6 @@ def test_the_leak_detector_sees_every_spelling() -> None:
         assert leaks(f"x {spelling} y".encode()), name
 
 
-# ------------------------------------------------------------------ the redactor alone
-
-
 @pytest.mark.parametrize("name", list(SPELLINGS))
 def test_redactor_text_removes_spelling(name: str) -> None:
     redactor = Redactor(KEY)
@@ -160,12 +170,9 @@ def test_redactor_longest_bounds_every_spelling() -> None:
         assert len(spelling.encode()) <= redactor.longest
 
 
-# --------------------------------------------------------- end to end, through a server
-
-
 @pytest.fixture
-async def keyed(server: StandInServer) -> AsyncIterator[AsyncSession]:
-    async with make_session(**server.session_urls(), api_key=KEY, max_retries=0) as s:
+async def keyed(adgate_server: StandInServer) -> AsyncIterator[AsyncSession]:
+    async with make_session(**adgate_server.session_urls(), api_key=KEY, max_retries=0) as s:
         yield s
 
 
@@ -200,10 +207,10 @@ def _answers(spelling: str, status: int) -> dict[str, Answer]:
 @pytest.mark.parametrize("status", [403, 500])
 @pytest.mark.parametrize("name", list(SPELLINGS))
 async def test_echoed_spelling_never_leaves_the_library(
-    server: StandInServer, keyed: AsyncSession, name: str, status: int
+    adgate_server: StandInServer, keyed: AsyncSession, name: str, status: int
 ) -> None:
     for kind, answer in _answers(SPELLINGS[name], status).items():
-        server.script("u1", answer)
+        adgate_server.script("u1", answer)
         with pytest.raises(APIStatusError) as info:
             await keyed.get_history("u1")
         for out in _outputs(info.value):
@@ -214,11 +221,11 @@ async def test_echoed_spelling_never_leaves_the_library(
 
 
 async def test_echoed_spelling_is_scrubbed_in_bulk_results(
-    server: StandInServer, keyed: AsyncSession
+    adgate_server: StandInServer, keyed: AsyncSession
 ) -> None:
     names = list(SPELLINGS)
     for i, name in enumerate(names):
-        server.script(f"u{i}", *_answers(SPELLINGS[name], 403).values())
+        adgate_server.script(f"u{i}", *_answers(SPELLINGS[name], 403).values())
     ids = [f"u{i}" for i in range(len(names))]
     results = await keyed.gather_users(ids, concurrency=4)
     for result in results:
@@ -228,7 +235,7 @@ async def test_echoed_spelling_is_scrubbed_in_bulk_results(
 
 
 async def test_redactor_does_not_run_on_a_successful_call(
-    server: StandInServer, keyed: AsyncSession, monkeypatch: pytest.MonkeyPatch
+    adgate_server: StandInServer, keyed: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
 
@@ -258,3 +265,92 @@ def test_redactor_excerpt_never_shows_part_of_a_spelling(start: int) -> None:
         for size in range(4, len(spelling) + 1):  # no piece of the spelling shows
             for at in range(len(spelling) - size + 1):
                 assert spelling[at : at + size] not in excerpt, (spelling, excerpt)
+
+
+async def test_error_url_is_redacted_but_useful(adgate_server: StandInServer) -> None:
+    adgate_server.always("u", Answer.error(404))
+    async with make_session(**adgate_server.session_urls()) as s:
+        with pytest.raises(AdGateError) as info:
+            await s.get_history("u")
+    url = info.value.url  # type: ignore[attr-defined]
+    assert "api_key=***" in url
+    assert "user_id=u" in url
+    assert url.startswith(adgate_server.url)
+
+
+async def test_echoed_key_is_scrubbed_from_message_and_body(adgate_server: StandInServer) -> None:
+    adgate_server.always("u", Answer.error(400, message=f"invalid api_key {API_KEY}"))
+    async with make_session(**adgate_server.session_urls()) as s:
+        with pytest.raises(AdGateError) as info:
+            await s.get_history("u")
+    err = info.value
+    assert err.message == "invalid api_key ***"
+    assert_clean(err.body.decode())  # type: ignore[attr-defined]
+
+
+async def test_raw_response_headers_are_scrubbed(adgate_server: StandInServer) -> None:
+    adgate_server.always("u", Answer(status=200, body=b'{"data": []}',
+                              headers={"X-Echo": f"api_key={API_KEY}"}))
+    async with make_session(**adgate_server.session_urls()) as s:
+        raw = await s.with_raw_response.get_history("u")
+    assert raw.headers["X-Echo"] == "api_key=***"
+    assert_clean(repr(dict(raw.headers)))
+
+
+def _assert_request_clean_outside_api_key(request: Any) -> None:
+    assert_clean(request.path)
+    for name, value in request.headers.items():
+        assert_clean(name)
+        assert_clean(value)
+    for name, value in request.query.items():
+        assert_clean(name)
+        if name != "api_key":
+            assert_clean(value)
+
+
+def _text_of(request: Any) -> str:
+    return " ".join([request.path, repr(dict(request.query)), repr(dict(request.headers))])
+
+
+async def test_the_key_reaches_adgate_only_and_only_as_api_key() -> None:
+    async with (
+        StandInServer() as adgate,
+        StandInServer() as revu,
+        make_session(adgate_base_url=adgate.url, revu_base_url=revu.url) as s,
+    ):
+        await s.get_history("u1")
+        await s.get_history("u2", lang="en-US,en;q=0.5", continue_playing=True,
+                            offer_ids=[1477425, 148199])
+        await s.with_raw_response.get_history("u3")
+        await s.gather_users(["u4", "u5"])
+        await s.get_personalized("p1", numoffers=2)
+        await s.get_personalized("p2", numoffers=5, sid3="s", device="ios",
+                                 ip="203.0.113.7", os_version=17.1, include_sortmetric=True,
+                                 bid_floor=0.5, experiment_id="exp")
+        await s.with_raw_response.get_personalized("p3", numoffers=1)
+    assert [r.endpoint for r in adgate.requests] == ["history"] * 5
+    assert [r.endpoint for r in revu.requests] == ["personalized"] * 3
+    for request in revu.requests:
+        assert "api_key" not in request.query
+        assert_clean(_text_of(request))
+        assert_clean(repr(request))
+    for request in adgate.requests:
+        assert request.query["api_key"] == API_KEY  # sent, and decoded back exactly
+        _assert_request_clean_outside_api_key(request)
+
+
+@pytest.mark.parametrize("offset", range(-30, 5, 3))
+async def test_key_at_the_cut_is_not_half_kept(adgate_server: StandInServer, offset: int) -> None:
+    at = MAX_ERROR_MESSAGE_CHARS + offset - 40
+    long_message = huge_error_body(MAX_ERROR_BODY_BYTES * 2, secret_at=at)
+    long_body = b"a" * (MAX_ERROR_BODY_BYTES + offset - 8) + API_KEY.encode() + b"a" * 100
+    adgate_server.script(
+        "u1", Answer(status=500, body=long_message), Answer(status=500, body=long_body)
+    )
+    async with make_session(**adgate_server.session_urls(), max_retries=0) as s:
+        for _ in range(2):
+            with pytest.raises(ServerError) as info:
+                await s.get_history("u1")
+            assert_bounded(info.value)
+            assert API_KEY[:5] not in info.value.message
+            assert API_KEY[:5].encode() not in info.value.body

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
+import traceback
+from typing import Any
 
+import msgspec
 import pytest
 import tenacity
 
 from adgate_async import (
+    AdGateError,
     APIStatusError,
     APITimeoutError,
     AsyncSession,
     BadRequestError,
+    BannedError,
     DecodeError,
     IPBannedError,
     NotFoundError,
@@ -25,7 +31,16 @@ from adgate_async import (
 from adgate_async._retry import RetryPolicy, parse_retry_after, retry_reason
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import free_port, make_session, wait_until
+from ._support import (
+    assert_clean,
+    assert_logs_clean,
+    assert_session_clean,
+    assert_walk_clean,
+    echoing,
+    free_port,
+    make_session,
+    wait_until,
+)
 
 URL = "http://127.0.0.1:1/x"
 
@@ -37,9 +52,6 @@ async def no_sleep(seconds: float) -> None:
 def status_error(status: int, retry_after: float | None = None) -> APIStatusError:
     cls = ServerError if status >= 500 else RateLimitError if status == 429 else APIStatusError
     return cls("m", status=status, method="GET", url=URL, retry_after=retry_after)
-
-
-# ------------------------------------------------------------------------ unit: policy
 
 
 @pytest.mark.parametrize(
@@ -160,29 +172,26 @@ async def test_retry_loop_never_retries_cancellation() -> None:
     assert calls == [2]
 
 
-# ------------------------------------------------------- integration: stand-in server
-
-
-async def test_5xx_then_success(server: StandInServer, session: AsyncSession) -> None:
-    server.script("u", Answer.error(500), Answer.error(503))
-    history = await session.get_history("u")
+async def test_5xx_then_success(adgate_server: StandInServer, adgate_session: AsyncSession) -> None:
+    adgate_server.script("u", Answer.error(500), Answer.error(503))
+    history = await adgate_session.get_history("u")
     assert history.data
-    assert server.count("u") == 3
-    assert session.stats.retries == 2
-    assert session.stats.retries_by_reason == {"http_500": 1, "http_503": 1}
-    assert session.stats.attempts == 3
-    assert session.stats.successes == 1
+    assert adgate_server.count("u") == 3
+    assert adgate_session.stats.retries == 2
+    assert adgate_session.stats.retries_by_reason == {"http_500": 1, "http_503": 1}
+    assert adgate_session.stats.attempts == 3
+    assert adgate_session.stats.successes == 1
 
 
 @pytest.mark.parametrize("max_retries", [0, 1, 3])
 async def test_max_retries_means_n_plus_one_attempts(
-    server: StandInServer, max_retries: int
+    adgate_server: StandInServer, max_retries: int
 ) -> None:
-    server.always("u", Answer.error(500))
-    async with make_session(max_retries=max_retries, **server.session_urls()) as s:
+    adgate_server.always("u", Answer.error(500))
+    async with make_session(max_retries=max_retries, **adgate_server.session_urls()) as s:
         with pytest.raises(ServerError) as info:
             await s.get_history("u")
-    assert server.count("u") == max_retries + 1
+    assert adgate_server.count("u") == max_retries + 1
     assert info.value.attempts == max_retries + 1
     assert s.stats.failures == 1
     assert s.stats.errors_by_type == {"ServerError": 1}
@@ -192,98 +201,101 @@ async def test_max_retries_means_n_plus_one_attempts(
 @pytest.mark.parametrize(("code", "cls"),
                          [("USER_BANNED", UserBannedError), ("IP_BANNED", IPBannedError)])
 async def test_ban_hits_the_server_exactly_once(
-    server: StandInServer, session: AsyncSession, endpoint: str, code: str,
-    cls: type[Exception],
+    adgate_server: StandInServer, endpoint: str, code: str, cls: type[BannedError],
 ) -> None:
-    server.always("banned", Answer.ban(code, support_id=31337))
-    call = (session.get_history("banned") if endpoint == "history"
-            else session.get_personalized("banned", numoffers=5))
-    with pytest.raises(cls) as info:
-        await call
-    assert server.count("banned") == 1
-    assert info.value.status == 403  # type: ignore[attr-defined]
-    assert info.value.code == code  # type: ignore[attr-defined]
-    assert info.value.support_id == 31337  # type: ignore[attr-defined]
-    assert session.stats.retries == 0
+    adgate_server.always("banned", Answer.ban(code, support_id=31337))
+    async with make_session(max_retries=5, **adgate_server.session_urls()) as s:
+        call = (s.get_history("banned") if endpoint == "history"
+                else s.get_personalized("banned", numoffers=5))
+        with pytest.raises(cls) as info:
+            await call
+    assert adgate_server.count("banned") == 1
+    err = info.value
+    assert isinstance(err, BannedError)
+    assert (err.status, err.code, err.support_id) == (403, code, 31337)
+    assert err.message == code.lower().replace("_", " ")
+    assert err.attempts == 1
+    assert s.stats.bans == 1
+    assert s.stats.retries == 0
 
 
 async def test_404_and_decode_errors_are_not_retried(
-    server: StandInServer, session: AsyncSession
+    adgate_server: StandInServer, adgate_session: AsyncSession
 ) -> None:
-    server.always("missing", Answer.error(404))
-    server.always("garbled", Answer.ok(body=b'{"data": [{"offer_id": "x"}]}'))
+    adgate_server.always("missing", Answer.error(404))
+    adgate_server.always("garbled", Answer.ok(body=b'{"data": [{"offer_id": "x"}]}'))
     with pytest.raises(NotFoundError):
-        await session.get_history("missing")
+        await adgate_session.get_history("missing")
     with pytest.raises(DecodeError):
-        await session.get_history("garbled")
-    assert server.count("missing") == 1
-    assert server.count("garbled") == 1
+        await adgate_session.get_history("garbled")
+    assert adgate_server.count("missing") == 1
+    assert adgate_server.count("garbled") == 1
 
 
-async def test_retry_after_is_honoured_above_backoff_max(server: StandInServer) -> None:
-    server.script("u", Answer.error(503, retry_after=1))
+async def test_retry_after_is_honoured_above_backoff_max(adgate_server: StandInServer) -> None:
+    adgate_server.script("u", Answer.error(503, retry_after=1))
     async with make_session(retry_backoff=0.001, retry_backoff_max=0.005,
-                            **server.session_urls()) as s:
+                            **adgate_server.session_urls()) as s:
         started = time.monotonic()
         await s.get_history("u")
         elapsed = time.monotonic() - started
     assert elapsed >= 0.95
     assert s.stats.seconds_slept == pytest.approx(1.0)
-    assert server.count("u") == 2
+    assert adgate_server.count("u") == 2
 
 
 async def test_retry_after_beyond_cap_fails_at_once(
-    server: StandInServer, session: AsyncSession
+    adgate_server: StandInServer, adgate_session: AsyncSession
 ) -> None:
-    server.always("u", Answer.error(429, retry_after=120))
+    adgate_server.always("u", Answer.error(429, retry_after=120))
     started = time.monotonic()
     with pytest.raises(RateLimitError) as info:
-        await session.get_history("u")
+        await adgate_session.get_history("u")
     assert time.monotonic() - started < 5
     assert info.value.retry_after == 120.0
     assert info.value.attempts == 1
-    assert server.count("u") == 1
+    assert adgate_server.count("u") == 1
 
 
-async def test_timeout_is_retried_then_raised(server: StandInServer) -> None:
-    server.always("slow", Answer.hang())
-    server.script("once", Answer.hang())
-    async with make_session(timeout=0.2, max_retries=1, **server.session_urls()) as s:
+async def test_timeout_is_retried_then_raised(adgate_server: StandInServer) -> None:
+    adgate_server.always("slow", Answer.hang())
+    adgate_server.script("once", Answer.hang())
+    async with make_session(timeout=0.2, max_retries=1, **adgate_server.session_urls()) as s:
         assert (await s.get_history("once")).data
         with pytest.raises(APITimeoutError) as info:
             await s.get_history("slow")
     assert isinstance(info.value, TransportError)
     assert info.value.attempts == 2
-    assert server.count("slow") == 2
-    assert server.count("once") == 2
+    assert adgate_server.count("slow") == 2
+    assert adgate_server.count("once") == 2
     assert s.stats.retries_by_reason == {"timeout": 2}
 
 
-async def test_reset_connection_is_retried(server: StandInServer) -> None:
-    server.script("u", Answer.drop())
-    async with make_session(**server.session_urls()) as s:
+async def test_reset_connection_is_retried(adgate_server: StandInServer) -> None:
+    adgate_server.script("u", Answer.drop())
+    async with make_session(**adgate_server.session_urls()) as s:
         assert (await s.get_history("u")).data
-    assert server.count("u") == 2
+    assert adgate_server.count("u") == 2
 
 
 async def test_reset_connection_without_retries_is_a_transport_error(
-    server: StandInServer,
+    adgate_server: StandInServer,
 ) -> None:
-    server.always("u", Answer.drop())
-    async with make_session(max_retries=0, **server.session_urls()) as s:
+    adgate_server.always("u", Answer.drop())
+    async with make_session(max_retries=0, **adgate_server.session_urls()) as s:
         with pytest.raises(TransportError) as info:
             await s.get_history("u")
     assert not isinstance(info.value, APITimeoutError)
     assert info.value.attempts == 1
 
 
-async def test_truncated_body_is_retried(server: StandInServer) -> None:
-    server.script("u", Answer.truncated())
-    async with make_session(**server.session_urls()) as s:
+async def test_truncated_body_is_retried(adgate_server: StandInServer) -> None:
+    adgate_server.script("u", Answer.truncated())
+    async with make_session(**adgate_server.session_urls()) as s:
         assert (await s.get_history("u")).data
-    assert server.count("u") == 2
-    server.always("v", Answer.truncated())
-    async with make_session(max_retries=0, **server.session_urls()) as s:
+    assert adgate_server.count("u") == 2
+    adgate_server.always("v", Answer.truncated())
+    async with make_session(max_retries=0, **adgate_server.session_urls()) as s:
         with pytest.raises(TransportError, match="Payload"):
             await s.get_history("v")
 
@@ -299,26 +311,106 @@ async def test_connection_refused_is_retried_then_raised() -> None:
     assert s.stats.retries_by_reason == {"transport": 2}
 
 
-async def test_cancellation_during_a_request_is_not_retried(server: StandInServer) -> None:
-    server.always("u", Answer.hang())
-    async with make_session(max_retries=3, **server.session_urls()) as s:
+async def test_cancellation_during_a_request_is_not_retried(adgate_server: StandInServer) -> None:
+    adgate_server.always("u", Answer.hang())
+    async with make_session(max_retries=3, **adgate_server.session_urls()) as s:
         task = asyncio.create_task(s.get_history("u"))
-        await wait_until(lambda: server.count("u") == 1)
+        await wait_until(lambda: adgate_server.count("u") == 1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert s.stats.retries == 0
         assert (await s.get_history("other")).data  # the session is still usable
-    assert server.count("u") == 1
+    assert adgate_server.count("u") == 1
 
 
-async def test_cancellation_during_backoff_propagates(server: StandInServer) -> None:
-    server.always("u", Answer.error(500))
+async def test_cancellation_during_backoff_propagates(adgate_server: StandInServer) -> None:
+    adgate_server.always("u", Answer.error(500))
     async with make_session(retry_backoff=30.0, retry_backoff_max=30.0,
-                            **server.session_urls()) as s:
+                            **adgate_server.session_urls()) as s:
         task = asyncio.create_task(s.get_history("u"))
         await wait_until(lambda: s.stats.retries == 1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert server.count("u") == 1
+    assert adgate_server.count("u") == 1
+
+
+def odd_body(support_id: Any, *, code: str = "SOMETHING") -> bytes:
+    doc = {"status": "error", "support_id": support_id,
+           "error": {"code": code, "message": "odd", "support_id": support_id}}
+    return msgspec.json.encode(doc)
+
+
+async def test_503_with_odd_support_id_is_retried(
+    adgate_server: StandInServer, adgate_session: AsyncSession
+) -> None:
+    adgate_server.script("u1", Answer(status=503, body=odd_body("①")), Answer.ok())
+    history = await adgate_session.get_history("u1")
+    assert history.data
+    assert adgate_server.count("u1") == 2
+
+
+async def test_503_with_odd_support_id_exhausts_to_server_error(
+    adgate_server: StandInServer
+) -> None:
+    async with make_session(**adgate_server.session_urls(), max_retries=1) as s:
+        adgate_server.always("u1", Answer(status=503, body=odd_body("²")))
+        with pytest.raises(ServerError) as info:
+            await s.get_history("u1")
+    assert info.value.attempts == 2
+    assert info.value.support_id is None
+
+
+@pytest.mark.parametrize("value", ["Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
+                                   "Mon, 01 Jan 2026 99999999999999999:00:00 GMT",
+                                   "Mon, 01 Jan 2026 00:00:00 +99999999999999999999"],
+                         ids=["year", "hour", "zone"])
+async def test_retry_after_date_out_of_range_is_ignored(
+    adgate_server: StandInServer, adgate_session: AsyncSession, value: str
+) -> None:
+    # A Retry-After date too far out for the platform's clock is unreadable, like any other
+    # unreadable value: the normal backoff applies and the 503 is retried.
+    adgate_server.script("u1", Answer(status=503, body=odd_body(1), headers={"Retry-After": value}),
+                  Answer.ok())
+    history = await adgate_session.get_history("u1")
+    assert history.data
+    assert adgate_server.count("u1") == 2
+
+
+async def test_retries_by_reason_record_each_fault(adgate_server: StandInServer) -> None:
+    """The mixed scenario above really went through three kinds of fault."""
+    adgate_server.script("u", Answer.truncated(), echoing(500))
+    adgate_server.always("u", echoing(503))
+    async with make_session(max_retries=2, **adgate_server.session_urls()) as s:
+        with pytest.raises(AdGateError) as info:
+            await s.get_history("u")
+        assert s.stats.retries_by_reason == {"transport": 1, "http_500": 1}
+        assert s.stats.attempts == 3
+        assert_session_clean(s)
+    assert isinstance(info.value, APIStatusError)
+    assert info.value.status == 503
+
+
+async def test_cancelling_a_request_sleeping_in_backoff_is_clean(
+    adgate_server: StandInServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    adgate_server.always("u", echoing(500))
+    async with make_session(retry_backoff=30, retry_backoff_max=30,
+                            **adgate_server.session_urls()) as s:
+        task = asyncio.create_task(s.get_history("u"))
+        await wait_until(lambda: s.stats.retries == 1)  # told of the sleep: now in it
+        assert adgate_server.count("u") == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+        text = "".join(traceback.format_exception(info.value))
+        assert "_retry.py" in text  # cancelled inside the retry loop's sleep
+        assert_clean(text)
+        assert_walk_clean(info.value)
+        assert_clean(repr(task))
+        assert_session_clean(s)
+    assert adgate_server.count("u") == 1  # no attempt after the cancellation
+    assert any("retrying GET" in r.getMessage() for r in caplog.records)
+    assert_logs_clean(caplog)

@@ -1,32 +1,49 @@
-"""Session lifecycle, pooling, counters, logging and raw responses, on the stand-in server."""
+"""The session: lifecycle, closed session, loop binding, a caller's aiohttp session, pool
+bounds, headers and base URLs, counters, logging, repr."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 
 import aiohttp
-import msgspec
 import pytest
+from aioresponses import aioresponses
 
 from adgate_async import (
+    APITimeoutError,
     AsyncSession,
-    History,
     NotFoundError,
-    Personalized,
-    RawResponse,
     ServerError,
     UserBannedError,
 )
-from adgate_async.testing import VENDOR_SAMPLE_USER_ID, Answer, StandInServer, make_history
+from adgate_async.testing import (
+    VENDOR_HISTORY_SAMPLE,
+    VENDOR_PERSONALIZED_SAMPLE,
+    VENDOR_SAMPLE_USER_ID,
+    Answer,
+    StandInServer,
+)
 
-from ._support import make_session
+from ._support import (
+    AFF_ID,
+    ANY,
+    API_KEY,
+    HANG,
+    WALL_CODE,
+    assert_clean,
+    assert_walk_clean,
+    free_port,
+    make_session,
+)
 
 
-async def test_async_with_opens_and_closes(server: StandInServer) -> None:
-    s = make_session(**server.session_urls())
+async def test_async_with_opens_and_closes(adgate_server: StandInServer) -> None:
+    s = make_session(**adgate_server.session_urls())
     assert not s.closed
     async with s as entered:
         assert entered is s
@@ -37,17 +54,9 @@ async def test_async_with_opens_and_closes(server: StandInServer) -> None:
     assert s.closed
 
 
-async def test_calls_after_close_raise(server: StandInServer) -> None:
-    s = make_session(**server.session_urls())
-    await s.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
-        await s.get_history("u")
-    assert server.count() == 0
-
-
-async def test_session_without_async_with(server: StandInServer) -> None:
+async def test_session_without_async_with(adgate_server: StandInServer) -> None:
     """The web-app pattern: create at start-up, await per request, aclose at shutdown."""
-    s = make_session(**server.session_urls())
+    s = make_session(**adgate_server.session_urls())
     results = await asyncio.gather(*(s.get_history(f"u{i}") for i in range(5)))
     assert [len(r.data) for r in results] == [3] * 5
     await s.aclose()
@@ -60,10 +69,10 @@ def test_session_can_be_built_outside_a_running_loop() -> None:
     assert s.closed
 
 
-async def test_closing_leaves_no_unclosed_warnings(server: StandInServer) -> None:
+async def test_closing_leaves_no_unclosed_warnings(adgate_server: StandInServer) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        s = make_session(**server.session_urls())
+        s = make_session(**adgate_server.session_urls())
         await s.get_history("u")
         await s.get_personalized("u", numoffers=3)
         await s.aclose()
@@ -74,70 +83,52 @@ async def test_closing_leaves_no_unclosed_warnings(server: StandInServer) -> Non
     assert [str(w.message) for w in caught] == []
 
 
-async def test_a_caller_supplied_session_is_used_and_left_open(server: StandInServer) -> None:
+async def test_a_caller_supplied_session_is_used_and_left_open(
+    adgate_server: StandInServer
+) -> None:
     async with aiohttp.ClientSession(headers={"X-Caller": "yes"}) as client:
-        async with make_session(session=client, **server.session_urls()) as s:
+        async with make_session(session=client, **adgate_server.session_urls()) as s:
             await s.get_history("u")
         assert s.closed
         assert not client.closed
-        async with client.get(server.url + "/v1/user-based-api/history") as resp:
+        async with client.get(adgate_server.url + "/v1/user-based-api/history") as resp:
             assert resp.status == 400  # still usable: the stand-in wants parameters
-    (first, _) = server.requests
+    (first, _) = adgate_server.requests
     assert first.headers["X-Caller"] == "yes"
     assert first.headers["User-Agent"].startswith("adgate-async/")
 
 
-async def test_headers_sent(server: StandInServer, session: AsyncSession) -> None:
-    await session.get_history("u")
-    (request,) = server.requests
+async def test_headers_sent(adgate_server: StandInServer, adgate_session: AsyncSession) -> None:
+    await adgate_session.get_history("u")
+    (request,) = adgate_server.requests
     assert request.headers["User-Agent"].startswith("adgate-async/")
     assert request.headers["Accept"] == "application/json"
 
 
-def test_a_session_is_bound_to_one_event_loop() -> None:
-    async def start() -> AsyncSession:
-        s = make_session()
-        s._http()  # creates the pool in this loop
-        return s
-
-    async def use(s: AsyncSession) -> None:
-        try:
-            with pytest.raises(RuntimeError, match="another event loop"):
-                await s.get_history("u")
-        finally:
-            await asyncio.sleep(0)
-
-    loop = asyncio.new_event_loop()
-    try:
-        s = loop.run_until_complete(start())
-        asyncio.run(use(s))
-        loop.run_until_complete(s.aclose())
-    finally:
-        loop.close()
-
-
-async def test_pool_bounds_requests_in_flight(server: StandInServer) -> None:
+async def test_pool_bounds_requests_in_flight(adgate_server: StandInServer) -> None:
     for i in range(40):
-        server.script(f"u{i}", Answer.ok(delay=0.02))
-    async with make_session(max_connections=4, **server.session_urls()) as s:
+        adgate_server.script(f"u{i}", Answer.ok(delay=0.02))
+    async with make_session(max_connections=4, **adgate_server.session_urls()) as s:
         results = await asyncio.gather(*(s.get_history(f"u{i}") for i in range(40)))
     assert len(results) == 40
-    assert server.peak_in_flight == 4
+    assert adgate_server.peak_in_flight == 4
 
 
-async def test_stats_count_what_happened(server: StandInServer, session: AsyncSession) -> None:
-    server.script("flaky", Answer.error(502))
-    server.always("banned", Answer.ban())
-    server.always("broken", Answer.ok(body=b"[]"))
-    server.always("gone", Answer.error(404))
-    await session.get_history("ok")
-    await session.get_history("flaky")
+async def test_stats_count_what_happened(
+    adgate_server: StandInServer, adgate_session: AsyncSession
+) -> None:
+    adgate_server.script("flaky", Answer.error(502))
+    adgate_server.always("banned", Answer.ban())
+    adgate_server.always("broken", Answer.ok(body=b"[]"))
+    adgate_server.always("gone", Answer.error(404))
+    await adgate_session.get_history("ok")
+    await adgate_session.get_history("flaky")
     for user, exc in (("banned", UserBannedError), ("gone", NotFoundError)):
         with pytest.raises(exc):
-            await session.get_history(user)
+            await adgate_session.get_history(user)
     with pytest.raises(Exception, match="does not match"):
-        await session.get_history("broken")
-    st = session.stats
+        await adgate_session.get_history("broken")
+    st = adgate_session.stats
     assert (st.requests, st.attempts, st.successes, st.failures) == (5, 6, 2, 3)
     assert (st.retries, st.retries_by_reason) == (1, {"http_502": 1})
     assert (st.bans, st.decode_errors) == (1, 1)
@@ -150,11 +141,11 @@ async def test_stats_count_what_happened(server: StandInServer, session: AsyncSe
 
 
 async def test_one_debug_line_per_attempt(
-    server: StandInServer, session: AsyncSession, caplog: pytest.LogCaptureFixture
+    adgate_server: StandInServer, adgate_session: AsyncSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="adgate_async")
-    server.script("u", Answer.error(500))
-    await session.get_history("u")
+    adgate_server.script("u", Answer.error(500))
+    await adgate_session.get_history("u")
     debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
     assert len(debug) == 2
     first, second = (r.getMessage() for r in debug)
@@ -167,46 +158,201 @@ async def test_one_debug_line_per_attempt(
 
 
 async def test_quiet_by_default(
-    server: StandInServer, session: AsyncSession, caplog: pytest.LogCaptureFixture
+    adgate_server: StandInServer, adgate_session: AsyncSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    server.always("u", Answer.error(500))
+    adgate_server.always("u", Answer.error(500))
     with pytest.raises(ServerError):
-        await session.get_history("u")
+        await adgate_session.get_history("u")
     assert caplog.records == []
     assert logging.getLogger("adgate_async").handlers == []
 
 
-async def test_raw_history_response(server: StandInServer, session: AsyncSession) -> None:
-    raw = await session.with_raw_response.get_history("u")
-    assert isinstance(raw, RawResponse)
-    assert raw.status == 200
-    assert raw.headers["Content-Type"].startswith("application/json")
-    assert raw.json() == make_history("u")
-    parsed = raw.parse()
-    assert isinstance(parsed, History)
-    assert parsed == await session.get_history("u")
-    assert "api_key=***" in raw.url
-    assert raw.attempts == 1
+async def test_base_urls_are_configurable(mock_http: aioresponses) -> None:
+    mock_http.get(ANY, payload=VENDOR_HISTORY_SAMPLE)
+    mock_http.get(ANY, payload=VENDOR_PERSONALIZED_SAMPLE)
+    async with make_session(
+        adgate_base_url="https://proxy.example.test/adgate/",
+        revu_base_url="https://proxy.example.test/revu",
+    ) as s:
+        await s.get_history("u")
+        await s.get_personalized("u", numoffers=1)
+    paths = sorted(url.path for _, url in mock_http.requests)
+    assert paths == [
+        "/adgate/v1/user-based-api/history", "/revu/api/v1/users/u/personalized",
+    ]
 
 
-async def test_raw_response_reaches_unknown_fields(
-    server: StandInServer, session: AsyncSession
+async def test_user_agent_and_accept_headers(mock_http: aioresponses) -> None:
+    mock_http.get(ANY, payload=VENDOR_HISTORY_SAMPLE)
+    async with make_session() as s:
+        await s.get_history("u")
+    (call,) = next(iter(mock_http.requests.values()))
+    headers = call.kwargs["headers"]
+    assert headers["User-Agent"].startswith("adgate-async/")
+    assert headers["Accept"] == "application/json"
+    assert API_KEY not in str(headers)
+    # Redirects are never followed: the key must not travel to another host.
+    assert call.kwargs["allow_redirects"] is False
+
+
+def test_session_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        AsyncSession(AFF_ID, API_KEY, WALL_CODE)  # type: ignore[misc]
+
+
+async def test_a_caller_session_keeps_its_own_headers(adgate_server: StandInServer) -> None:
+    async with aiohttp.ClientSession(
+        headers={"User-Agent": "my-app/2.0", "X-Team": "ads"}
+    ) as http, make_session(session=http, **adgate_server.session_urls()) as s:
+        await s.get_history("u1")
+    (request,) = adgate_server.requests
+    assert request.headers["User-Agent"] == "my-app/2.0"
+    assert request.headers["X-Team"] == "ads"
+
+
+async def test_a_caller_session_without_a_user_agent_gets_ours(
+    adgate_server: StandInServer
 ) -> None:
-    doc = {"status": "success", "publisher_id": 1, "wall_id": 2, "support_id": 3, "total": 1,
-           "offset": 0, "limit": 0, "offers": [], "brand_new_field": {"x": 1}}
-    server.always("u", Answer.ok(body=msgspec.json.encode(doc)), endpoint="personalized")
-    raw = await session.with_raw_response.get_personalized("u", numoffers=1)
-    assert raw.json()["brand_new_field"] == {"x": 1}
-    assert isinstance(raw.parse(), Personalized)
+    async with (
+        aiohttp.ClientSession() as http,
+        make_session(session=http, **adgate_server.session_urls()) as s,
+    ):
+        await s.get_history("u1")
+    (request,) = adgate_server.requests
+    assert request.headers["User-Agent"].startswith("adgate-async/")
 
 
-async def test_raw_response_still_maps_errors_and_retries(
-    server: StandInServer, session: AsyncSession
+async def test_a_caller_session_keeps_its_own_timeout(adgate_server: StandInServer) -> None:
+    adgate_server.always("slow", Answer.hang(120))
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as http,
+        make_session(session=http, max_retries=0, **adgate_server.session_urls()) as s,
+    ):
+        with pytest.raises(APITimeoutError):
+            # Our 30 s default would outlast this bound.
+            await asyncio.wait_for(s.get_history("slow"), HANG)
+
+
+async def test_an_explicit_timeout_overrides_the_caller_session(
+    adgate_server: StandInServer
 ) -> None:
-    server.script("u", Answer.error(503))
-    raw = await session.with_raw_response.get_history("u")
-    assert raw.attempts == 2
-    server.always("b", Answer.ban("USER_BANNED"))
-    with pytest.raises(UserBannedError):
-        await session.with_raw_response.get_history("b")
+    adgate_server.always("slow", Answer.hang(120))
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as http,
+        make_session(session=http, timeout=0.5, max_retries=0, **adgate_server.session_urls()) as s,
+    ):
+        with pytest.raises(APITimeoutError, match=r"0\.5 s"):
+            await asyncio.wait_for(s.get_history("slow"), HANG)
+
+
+def test_the_timeout_default_still_reads_as_30_seconds() -> None:
+    import inspect
+
+    default = inspect.signature(AsyncSession).parameters["timeout"].default
+    assert default == 30.0
+    assert repr(default) == "30.0"
+
+
+def test_session_repr_hides_the_key() -> None:
+    s = make_session()
+    assert "***" in repr(s)
+    assert "aff_id=60000" in repr(s)
+    assert "SECRET" not in repr(s)  # not even a part of the key
+    assert_clean(repr(s))
+    assert_clean(str(s))
+
+
+def test_built_outside_a_loop_then_used_in_asyncio_run_closes_cleanly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    async def use(s: AsyncSession) -> tuple[int, int]:
+        async with StandInServer(port=port) as server:
+            history = await s.get_history("u")
+            offers = await s.get_personalized("u", numoffers=4)
+            results = await s.gather_users(["a", "b"])
+            await s.aclose()
+            return len(history.data) + len(offers.offers) + len(results), server.count()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = make_session(adgate_base_url=base, revu_base_url=base)  # no loop running here
+        assert asyncio.run(use(s)) == (3 + 4 + 2, 4)
+        assert s.closed
+        del s
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+Call = Callable[[AsyncSession], Awaitable[object]]
+
+
+async def _iterate_once(s: AsyncSession) -> None:
+    async with contextlib.aclosing(s.iter_users(["u1", "u2"])) as results:
+        async for _ in results:
+            pass
+
+
+CALLS: dict[str, Call] = {
+    "get_history": lambda s: s.get_history("u"),
+    "get_personalized": lambda s: s.get_personalized("u", numoffers=2),
+    "raw get_history": lambda s: s.with_raw_response.get_history("u"),
+    "raw get_personalized": lambda s: s.with_raw_response.get_personalized("u", numoffers=2),
+    "gather_users": lambda s: s.gather_users(["u1", "u2"]),
+    "iter_users": _iterate_once,
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_a_session_bound_to_one_loop_refuses_another_before_sending(name: str) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    s = make_session(adgate_base_url=base, revu_base_url=base)
+
+    async def from_another_loop() -> None:
+        async with StandInServer(port=port) as server:
+            with pytest.raises(RuntimeError, match="another event loop") as info:
+                await CALLS[name](s)
+            assert_walk_clean(info.value)
+            assert server.count() == 0
+            assert s.stats.attempts == 0
+            # Control: the same call from a session of this loop does reach the server.
+            async with make_session(adgate_base_url=base, revu_base_url=base) as fresh:
+                await CALLS[name](fresh)
+            assert server.count() > 0
+
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(s.__aenter__())  # the pool is created in `first`
+        asyncio.run(from_another_loop())
+        assert not s.closed
+        first.run_until_complete(s.aclose())
+    finally:
+        first.close()
+    assert s.closed
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+async def test_calls_after_aclose_raise_and_send_nothing(
+    adgate_server: StandInServer, name: str
+) -> None:
+    never_used = make_session(**adgate_server.session_urls())
+    await never_used.aclose()  # closed before its pool was ever created
+    with pytest.raises(RuntimeError, match="closed") as info:
+        await CALLS[name](never_used)
+    assert_walk_clean(info.value)
+    assert adgate_server.count() == 0
+    s = make_session(**adgate_server.session_urls())
+    await CALLS[name](s)  # the session works until it is closed
+    sent = adgate_server.count()
+    assert sent > 0
+    await s.aclose()
+    with pytest.raises(RuntimeError, match="closed") as info:
+        await CALLS[name](s)
+    assert_walk_clean(info.value)
+    assert adgate_server.count() == sent
