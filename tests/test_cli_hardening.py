@@ -428,16 +428,18 @@ async def test_a_directory_as_input_is_a_usage_error(
 
 
 async def test_every_bulk_line_carries_the_index_of_its_id(
-    server: StandInServer, tmp_path: Path
+    adgate_server: StandInServer, tmp_path: Path
 ) -> None:
-    server.script("u-bad", Answer.error(404, message="user not found"))
+    adgate_server.script("u-bad", Answer.error(404, message="user not found"))
     ids = tmp_path / "ids.txt"
     # A duplicate, a failing user and a blank line: the index counts ids, not lines.
     ids.write_text("u1\nu-bad\n\nu1\nu2\n")
-    rc, stdout, stderr = await run_cli("bulk", str(ids), *urls(server), env=env_for(server))
+    rc, stdout, stderr = await run_cli("bulk", str(ids), *urls(adgate_server),
+                                       env=env_for(adgate_server))
     assert rc == 1, stderr  # one user failed
     lines = [json.loads(line) for line in stdout.splitlines()]
     by_index = {line["index"]: line for line in lines}
     assert sorted(by_index) == [0, 1, 2, 3]
     assert [by_index[i]["user_id"] for i in range(4)] == ["u1", "u-bad", "u1", "u2"]
-    assert "error" in by_index[1] and "history" in by_index[2]
+    assert "error" in by_index[1]
+    assert "history" in by_index[2]
