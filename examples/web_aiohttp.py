@@ -47,11 +47,11 @@ def http_error(exc: Exception) -> tuple[int, str, dict[str, str]]:
     if isinstance(exc, UserBannedError):  # definitive: do not serve this user
         return 403, "user banned", {}
     # Not the caller's fault from here on: they get a short message, the log gets the details
-    # (str(exc) never holds the key; it has the support_id to quote to the vendor).
+    # (its repr never holds the key; it has the support_id to quote to the vendor).
     if isinstance(exc, BannedError):  # IP_BANNED or another 403: the vendor refuses us
-        log.error("offers refused: %s", exc)
+        log.error("offers refused: %r", exc)
         return 503, "offers unavailable", {}
-    log.warning("offers call failed: %s", exc)
+    log.warning("offers call failed: %r", exc)
     if isinstance(exc, RateLimitError):
         return 503, "offers busy", {"Retry-After": str(math.ceil(exc.retry_after or 30))}
     if isinstance(exc, APITimeoutError | TimeoutError):

@@ -262,6 +262,9 @@ def check_logs(caplog: pytest.LogCaptureFixture, users: list[tuple[str, Expect]]
         want = sum(1 for _, e in users if e.logged == level)
         assert sum(1 for r in records if r.levelname == level) == want, level
     assert not [r for r in records if r.levelname not in ("ERROR", "WARNING")]
+    for record in records:  # a refusal's log line has what the vendor's support asks for
+        if record.levelname == "ERROR":
+            assert "support_id=4242" in record.getMessage()
     for record in caplog.records:  # the key is in no log line, from any logger
         assert API_KEY not in record.getMessage()
         assert "SECRET" not in record.getMessage()
