@@ -1,0 +1,78 @@
+import asyncio
+import logging
+import math
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, HTTPException, Request
+
+from adgate_async import (
+    AdGateError,
+    APITimeoutError,
+    AsyncSession,
+    BannedError,
+    InvalidParameterError,
+    NotFoundError,
+    RateLimitError,
+    UserBannedError,
+)
+
+log = logging.getLogger(__name__)
+DEADLINE = 10  # seconds for a whole call, retries and any Retry-After wait included
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async with AsyncSession(
+        aff_id=int(os.environ["ADGATE_AFF_ID"]),
+        api_key=os.environ["ADGATE_API_KEY"],
+        wall_code=os.environ["ADGATE_WALL_CODE"],
+        wall_id=int(os.environ["REVU_WALL_ID"]),
+        adgate_base_url=os.environ.get("ADGATE_BASE_URL", "https://api.adgatemedia.com"),
+        revu_base_url=os.environ.get("REVU_BASE_URL", "https://publishers.revenueuniverse.com"),
+        timeout=3,
+        max_retries=1,
+    ) as session:
+        app.state.adgate = session
+        yield  # the app runs here; the session is closed on the way out
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+def http_error(exc: Exception) -> HTTPException:
+    """What this app answers with when the offers call fails."""
+    if isinstance(exc, InvalidParameterError):  # the caller's id broke a rule; nothing sent
+        return HTTPException(400, f"{exc.param} {exc.rule}")
+    if isinstance(exc, NotFoundError):
+        return HTTPException(404, "user not found")
+    if isinstance(exc, UserBannedError):  # definitive: do not serve this user
+        return HTTPException(403, "user banned")
+    # Not the caller's fault from here on: they get a short message, the log gets the details
+    # (its repr never holds the key; it has the support_id to quote to the vendor).
+    if isinstance(exc, BannedError):  # IP_BANNED or another 403: the vendor refuses us
+        log.error("offers refused: %r", exc)
+        return HTTPException(503, "offers unavailable")
+    log.warning("offers call failed: %r", exc)
+    if isinstance(exc, RateLimitError):
+        wait = str(math.ceil(exc.retry_after or 30))
+        return HTTPException(503, "offers busy", headers={"Retry-After": wait})
+    if isinstance(exc, APITimeoutError | TimeoutError):
+        return HTTPException(504, "offers timed out")
+    return HTTPException(502, "offers unavailable")  # 5xx, transport, a body that won't decode
+
+
+@app.get("/users/{user_id}/offers")
+async def offers(user_id: str, request: Request) -> list[dict[str, Any]]:
+    session: AsyncSession = request.app.state.adgate
+    try:
+        async with asyncio.timeout(DEADLINE):
+            # Server-side calls should also pass ip="<the user's IPv4>" for RevU's geo rules.
+            top = await session.get_personalized(user_id, numoffers=10)
+    except (AdGateError, TimeoutError) as exc:
+        raise http_error(exc) from None
+    result: list[dict[str, Any]] = msgspec.to_builtins(top.offers)
+    return result
