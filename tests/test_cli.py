@@ -65,9 +65,9 @@ async def test_bulk_reports_failures_and_exits_1(server: StandInServer) -> None:
     server.always("u2", Answer.ban("USER_BANNED", support_id=77))
     server.always("u4", Answer.error(404))
     stdin = b"u1\nu2\n\nu3\nu4\nu5\n"
-    rc, stdout, stderr = await run_cli("bulk", "-", "--ordered", *urls(server),
+    rc, stdout, stderr = await run_cli("bulk", "-", "--ordered", "--strict", *urls(server),
                                        env=env_for(server), stdin=stdin)
-    assert rc == 1
+    assert rc == 1  # --strict: any error line fails the run (without it: 0)
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert [line["user_id"] for line in lines] == ["u1", "u2", "u3", "u4", "u5"]
     assert lines[1]["error"] == {
@@ -83,7 +83,7 @@ async def test_bulk_reports_failures_and_exits_1(server: StandInServer) -> None:
 async def test_bad_utf8_on_stdin_is_a_per_user_error(server: StandInServer) -> None:
     rc, stdout, stderr = await run_cli("bulk", "-", *urls(server), env=env_for(server),
                                        stdin=b"u1\n\xff\xfebad\nu3\n")
-    assert rc == 1, stderr
+    assert rc == 0, stderr  # every id got its line, the bad one an error line
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert len(lines) == 3
     bad = [line for line in lines if "error" in line]

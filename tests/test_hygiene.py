@@ -631,7 +631,7 @@ async def test_cli_bulk_with_progress_and_verbose_never_prints_the_key(
     server.always("shape", Answer.ok(body=f'{{"data": "{API_KEY}"}}'.encode()))
     ids = ["ok", "s400", "s500", "reset", "ban", "redirect", "shape"]
     rc, stdout, stderr = await _run_cli(
-        "bulk", "-", "--progress", "-v", "--ordered", "--max-retries", "1",
+        "bulk", "-", "--progress", "-v", "--ordered", "--max-retries", "1", "--strict",
         *_urls(server.url), stdin="\n".join(ids).encode() + b"\n",
     )
     assert rc == 1, stderr
