@@ -19,19 +19,20 @@ class DoneSet:
 
     def add(self, position: int) -> bool:
         """Add ``position``; False when it was already there."""
-        byte, bit = divmod(position, 8)
-        if byte >= len(self._bits):
-            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
-        mask = 1 << bit
-        if self._bits[byte] & mask:
+        byte = position >> 3
+        bits = self._bits
+        if byte >= len(bits):
+            bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
+        mask = 1 << (position & 7)
+        if bits[byte] & mask:
             return False
-        self._bits[byte] |= mask
+        bits[byte] |= mask
         self.count += 1
         return True
 
     def __contains__(self, position: int) -> bool:
-        byte, bit = divmod(position, 8)
-        return byte < len(self._bits) and bool(self._bits[byte] & (1 << bit))
+        byte = position >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (position & 7)))
 
     def __len__(self) -> int:
         return self.count

@@ -22,6 +22,8 @@ from ._records import result_line
 
 #: Our own lines start with the index; anything else is parsed as JSON.
 _INDEX_AT_START = re.compile(rb'\{"index":(\d+)[,}]')
+_INDEX_AT_LINE_START = re.compile(rb'(?m)^\{"index":(\d+)[,}]')
+_BLOCK = 1 << 20
 
 
 class _Indexed(msgspec.Struct):
@@ -33,32 +35,50 @@ _index_decoder = msgspec.json.Decoder(_Indexed)
 
 def scan_done(path: str) -> tuple[DoneSet, int]:
     """The positions recorded in the JSON Lines file ``path``, and how many bytes of a
-    trailing partial line were cut off it."""
+    trailing partial line were cut off it.
+
+    Read in blocks of 1 MiB: our own lines start with ``{"index":N,`` (JSON never holds a
+    raw newline inside a line), so one regular expression pass per block finds them all; a
+    block with any other line is parsed line by line.
+    """
     done = DoneSet()
-    whole = 0
+    whole = 0  # bytes of whole lines
+    number = 0  # whole lines so far
     with open(path, "rb") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.endswith(b"\n"):
-                break  # a partial last line: the run stopped while writing it
-            match = _INDEX_AT_START.match(line)
-            if match is not None:
-                position = int(match[1])
-            else:
-                try:
-                    position = _index_decoder.decode(line).index
-                except msgspec.DecodeError:
-                    raise JobSetupError(
-                        f"cannot resume: line {number} of {path} is not a result line with "
-                        'an "index" (was it written by a bulk job?)') from None
-            if position < 0:
-                raise JobSetupError(f"cannot resume: line {number} of {path} has a "
-                                    "negative index")
-            done.add(position)
-            whole += len(line)
+        pending = b""
+        while block := fh.read(_BLOCK):
+            data = pending + block
+            end = data.rfind(b"\n") + 1
+            lines, pending = data[:end], data[end:]
+            if not lines:
+                continue
+            found = [int(m) for m in _INDEX_AT_LINE_START.findall(lines)]
+            count = lines.count(b"\n")
+            if len(found) != count:
+                found = [_index_of(line, number + i + 1, path)
+                         for i, line in enumerate(lines.splitlines())]
+            for position in found:
+                done.add(position)
+            number += count
+            whole += end
     size = os.path.getsize(path)
     if size > whole:
-        os.truncate(path, whole)
+        os.truncate(path, whole)  # a partial last line: the run stopped while writing it
     return done, size - whole
+
+
+def _index_of(line: bytes, number: int, path: str) -> int:
+    match = _INDEX_AT_START.match(line)
+    if match is not None:
+        return int(match[1])
+    try:
+        position = _index_decoder.decode(line).index
+    except msgspec.DecodeError:
+        raise JobSetupError(f"cannot resume: line {number} of {path} is not a result line "
+                            'with an "index" (was it written by a bulk job?)') from None
+    if position < 0:
+        raise JobSetupError(f"cannot resume: line {number} of {path} has a negative index")
+    return position
 
 
 class FileSink:
