@@ -28,6 +28,11 @@ LIMIT 10
 """
 
 
+def test_the_readme_shows_exactly_the_tested_query() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "```sql" + README_QUERY + "```" in readme
+
+
 async def test_parquet_parts_hold_one_typed_row_per_user_and_answer_the_readme_query(
     server: StandInServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,7 @@ from .. import _config
 from .._errors import InvalidParameterError
 from .._session import AsyncSession
 from .._version import __version__
+from ..jobs import SessionConfig
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the call failed, or (bulk --strict) at least one user failed
@@ -205,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "errors or 5xx after their retries (0: never; default %(default)s)")
     group.add_argument("--strict", action="store_true",
                        help="exit 1 when any user's line is an error")
+    group.add_argument("--processes", type=_positive_int("processes"), default=1,
+                       metavar="N",
+                       help="run the parts in N worker processes (needs a directory of "
+                            "parts); --rate and Retry-After pauses hold across all of them, "
+                            "--concurrency is per process (default 1)")
 
     parser = Parser(
         prog="adgate-async",
@@ -295,6 +301,13 @@ def has_wall(args: argparse.Namespace) -> bool:
 
 
 def session_from(args: argparse.Namespace, *, need_adgate: bool) -> AsyncSession:
+    return session_and_config(args, need_adgate=need_adgate)[0]
+
+
+def session_and_config(args: argparse.Namespace, *,
+                       need_adgate: bool) -> tuple[AsyncSession, SessionConfig]:
+    """The session (its construction checks every value) and the same settings as a
+    picklable SessionConfig (for worker processes)."""
     values = {flag: _pick(args, flag) for flag in CREDENTIALS}
     if need_adgate:
         missing = [f"{flag} or {CREDENTIALS[flag][1]}" for flag in
@@ -304,7 +317,7 @@ def session_from(args: argparse.Namespace, *, need_adgate: bool) -> AsyncSession
     aff_id, aff_source = values["--aff-id"]
     wall_id, wall_source = values["--wall-id"]
     try:
-        return AsyncSession(
+        config = SessionConfig(
             # RevU takes no AdGate credentials: placeholders keep the session whole.
             aff_id=_as_positive_int(aff_id, aff_source) if aff_id else 1,
             api_key=values["--api-key"][0] or "unused",
@@ -316,6 +329,7 @@ def session_from(args: argparse.Namespace, *, need_adgate: bool) -> AsyncSession
             max_retries=args.max_retries,
             max_connections=max(_config.MAX_CONNECTIONS, getattr(args, "concurrency", 0) or 0),
         )
+        return AsyncSession(**config.kwargs()), config
     except InvalidParameterError as exc:
         flag = _PARAM_TO_FLAG.get(exc.param)
         if flag is not None:  # a credential: its source and the rule, never the value

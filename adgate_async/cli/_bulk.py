@@ -27,11 +27,12 @@ from ..jobs import (
     EXIT_OK,
     JobControl,
     JobSummary,
+    SessionConfig,
     error_record,
     result_line,
     run_bulk_job_async,
 )
-from ._args import UsageError, session_from
+from ._args import UsageError, session_and_config
 from ._io import IdReader, count_ids, escape_controls, is_regular, reason, same_file
 
 __all__ = ["Stopper", "Tally", "bulk", "demo", "error_record", "history_kwargs",
@@ -139,11 +140,12 @@ def job_options(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "ordered": args.ordered,
         "max_per_second": args.rate,
+        "processes": getattr(args, "processes", 1),
     }
 
 
 async def run_bulk(
-    session: AsyncSession,
+    session: AsyncSession | SessionConfig,
     ids: Iterable[str] | IdReader,
     output: str | None,
     *,
@@ -235,7 +237,7 @@ def _check_output(path: str, input_fd: int | None) -> None:
 
 async def bulk(args: argparse.Namespace, stopper: Stopper) -> int:
     kwargs = history_kwargs(args)
-    session = session_from(args, need_adgate=True)
+    session, config = session_and_config(args, need_adgate=True)
     with contextlib.ExitStack() as stack:
         in_fd, total = _open_input(args.file, stack)
         _check_output(args.output, in_fd)
@@ -244,7 +246,8 @@ async def bulk(args: argparse.Namespace, stopper: Stopper) -> int:
                   "(end with Ctrl-D)", file=sys.stderr)
         reader = IdReader(in_fd)
         async with session:
-            summary = await run_bulk(session, reader, args.output, total=total, args=args,
+            summary = await run_bulk(config if args.processes > 1 else session, reader,
+                                     args.output, total=total, args=args,
                                      history_kwargs=kwargs, stopper=stopper)
     note = f"  (skipped {reader.skipped} blank lines)" if reader.skipped else ""
     return report(summary, stopper, note)

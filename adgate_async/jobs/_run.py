@@ -17,7 +17,8 @@ from .. import AsyncSession
 from ._errors import JobSetupError
 from ._failfast import DEFAULT_FAIL_FAST, FailFast
 from ._input import IdSource, as_async
-from ._lines import OutputError
+from ._lines import OutputError, reason
+from ._parallel import ParallelOutcome, run_parallel
 from ._settings import SessionConfig
 from ._shards import DEFAULT_SHARD_SIZE, ShardSink
 from ._single import FileSink
@@ -170,14 +171,31 @@ async def run_bulk_job_async(
     on_progress: ProgressCallback | None = None,
     total: int | None = None,
     control: JobControl | None = None,
+    processes: int = 1,
 ) -> JobSummary:
     """Fetch the history of every id of ``ids`` into ``output``; see :func:`run_bulk_job`."""
     if isinstance(fail_fast, bool) or not isinstance(fail_fast, int) or fail_fast < 0:
         raise JobSetupError("fail_fast must be an int >= 0 (0: never stop early)")
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise JobSetupError("processes must be an int >= 1")
+    if processes > 1 and not isinstance(session, SessionConfig):
+        raise JobSetupError("processes > 1 needs a SessionConfig (each worker opens its own "
+                            "session)")
     started = time.perf_counter()
     control = control or JobControl()
     sink = _open_sink(os.fspath(output), resume=resume, overwrite=overwrite, format=format,
                       compress=compress, shard_size=shard_size)
+    if processes > 1:
+        if not isinstance(sink, ShardSink):
+            raise JobSetupError("processes > 1 needs a directory of parts (--shard-size or "
+                                "--format)")
+        assert isinstance(session, SessionConfig)
+        return await _run_processes(
+            session, ids, sink, started=started, control=control, processes=processes,
+            max_per_second=max_per_second, concurrency=concurrency, ordered=ordered,
+            fail_fast=fail_fast, strict=strict, on_progress=on_progress,
+            history={"lang": lang, "continue_playing": continue_playing,
+                     "offer_ids": None if offer_ids is None else list(offer_ids)})
     feed = _Feed(ids, sink, control)
     ok = 0
     errors: Counter[str] = Counter()
@@ -251,6 +269,56 @@ async def run_bulk_job_async(
         output_error=None if output_error is None else str(output_error),
         broken_pipe=output_error is not None and output_error.broken_pipe,
         lines_written=sink.written,
+    )
+
+
+async def _run_processes(
+    config: SessionConfig, ids: IdSource, sink: ShardSink, *, started: float,
+    control: JobControl, processes: int, max_per_second: float | None,
+    concurrency: int | None, ordered: bool, fail_fast: int, strict: bool,
+    on_progress: ProgressCallback | None, history: dict[str, Any],
+) -> JobSummary:
+    if sink.fmt == "parquet":
+        from ._parquet import schema
+
+        schema()  # pyarrow is there, or JobSetupError now rather than in a worker
+
+    def on_part(done: ParallelOutcome) -> None:
+        control.users = done.users
+        if on_progress is not None:
+            on_progress(done.users, None, sum(done.errors.values()))
+
+    output_error: OutputError | None = None
+    try:
+        done = await run_parallel(
+            config, ids, sink, processes=processes, max_per_second=max_per_second,
+            concurrency=concurrency, ordered=ordered, fail_fast=fail_fast, history=history,
+            stopped=lambda: control.stopped, on_part=on_part)
+        if done.ended and done.stop_reason is None and not control.stopped:
+            await sink.close(True)
+    except OSError as exc:  # a worker could not write its part
+        output_error = OutputError(sink.dir, reason(exc))
+        done = ParallelOutcome()
+    except OutputError as exc:
+        output_error = exc
+        done = ParallelOutcome()
+    if output_error is not None:
+        status = EXIT_OUTPUT
+    elif done.stop_reason is not None:
+        status = EXIT_FAIL_FAST
+    elif control.stopped:
+        status = control.exit_status
+    elif strict and done.errors:
+        status = EXIT_ERRORS
+    else:
+        status = EXIT_OK
+    return JobSummary(
+        users=done.users, ok=done.ok, errors=dict(done.errors), resumed=done.skipped,
+        shards=sink.shards_written, shards_skipped=sink.shards_skipped,
+        seconds=time.perf_counter() - started, complete=sink.complete, exit_status=status,
+        stop_reason=done.stop_reason,
+        output_error=None if output_error is None else str(output_error),
+        lines_written=done.users,
     )
 
 

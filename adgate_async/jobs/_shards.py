@@ -26,7 +26,8 @@ from ._records import result_line
 DEFAULT_SHARD_SIZE = 100_000
 MANIFEST = "_job.json"
 SUCCESS = "_SUCCESS"
-_OURS = re.compile(r"(\.?part-\d{5,}\.(jsonl|jsonl\.gz|parquet)(\.tmp)?|_SUCCESS|_job\.json)")
+_OURS = re.compile(r"(\.?part-\d{5,}\.(jsonl|jsonl\.gz|parquet)(\.\d+)?(\.tmp)?"
+                   r"|_SUCCESS|_job\.json)")
 
 
 class PartWriter(Protocol):
@@ -52,7 +53,15 @@ class _JsonlPart:
         self._raw.close()
 
 
-def _fsync_dir(path: str) -> None:
+def new_part(path: str, fmt: str, gz: bool) -> PartWriter:
+    if fmt == "parquet":
+        from ._parquet import ParquetPart
+
+        return ParquetPart(path)
+    return _JsonlPart(path, gz)
+
+
+def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -146,11 +155,7 @@ class ShardSink:
         self._finish_ready()  # this part, or an earlier one the input has since moved past
 
     def _new_part(self, shard: int) -> PartWriter:
-        if self.fmt == "parquet":
-            from ._parquet import ParquetPart
-
-            return ParquetPart(self._tmp(shard))
-        return _JsonlPart(self._tmp(shard), self.gz)
+        return new_part(self._tmp(shard), self.fmt, self.gz)
 
     def _finish_ready(self) -> None:
         for shard in sorted(self._open):
@@ -159,7 +164,7 @@ class ShardSink:
                 try:
                     part.close()
                     os.replace(self._tmp(shard), self.name(shard))
-                    _fsync_dir(self.dir)
+                    fsync_dir(self.dir)
                 except OSError as exc:
                     raise OutputError(self.name(shard), reason(exc), self.written) from None
                 self.existing.add(shard)
@@ -187,7 +192,7 @@ class ShardSink:
                 json.dump(summary, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         except OSError as exc:
             raise OutputError(path, reason(exc), self.written) from None
         self.complete = True
