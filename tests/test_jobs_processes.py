@@ -79,7 +79,7 @@ async def test_kill_9_of_a_two_process_job_then_resume_writes_each_id_once(
     out = tmp_path / "parts"
     args = ("-m", "adgate_async", "bulk", str(ids_file), "-o", str(out), "--shard-size",
             "100", "--processes", "2", "--resume", "--rate", "500", *urls(server))
-    for _ in range(8):
+    for _ in range(20):
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, env=env_for(server), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -364,6 +364,8 @@ run_bulk_job.__doc__ = """Fetch the history of every id of ``ids`` into ``output
   ``offer_ids``: as for :meth:`~adgate_async.AsyncSession.iter_users`; ``on_progress``
   too, with ``total`` (if you give it) less the ids already done.
 - ``control``: a :class:`JobControl` to stop the job from elsewhere.
+- ``processes``: run the parts in this many worker processes (needs a directory of parts and
+  a ``SessionConfig``); ``max_per_second`` and Retry-After pauses hold across all of them.
 
 Raises :class:`JobSetupError` (a ``ValueError``) before anything is fetched when the
 arguments or the output cannot work; errors of single users never raise, they are lines.
