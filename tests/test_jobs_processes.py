@@ -97,3 +97,60 @@ async def test_kill_9_of_a_two_process_job_then_resume_writes_each_id_once(
     rc, _, stderr = await run_cli(*args[2:], env=env_for(server))  # drops "-m adgate_async"
     assert rc == 0, stderr
     check_parts(out, ids, 100, complete=True)
+
+
+def _workers(pid: int) -> list[int]:
+    """The job's worker processes (not multiprocessing's resource tracker)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                found.append(int(child))
+    return found
+
+
+async def test_a_worker_killed_mid_part_is_reported_and_its_part_redone(
+    server: StandInServer, tmp_path: Path
+) -> None:
+    ids = [f"x{i}" for i in range(1200)]
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("\n".join(ids) + "\n")
+    out = tmp_path / "parts"
+    args = ("bulk", str(ids_file), "-o", str(out), "--shard-size", "100", "--processes", "2",
+            "--resume", "--rate", "400", *urls(server))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adgate_async", *args, env=env_for(server),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE, start_new_session=True)
+    try:
+        for _ in range(3000):
+            workers = _workers(proc.pid) if proc.returncode is None else []
+            if len(workers) == 2 and server.total_requests > 150:
+                break
+            await asyncio.sleep(0.01)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+    assert proc.returncode == 1, err.decode()
+    assert "a worker process died" in err.decode()
+    assert "Traceback" not in err.decode()
+    check_parts(out, ids, 100, complete=False)
+    rc, _, stderr = await run_cli(*args, env=env_for(server))
+    assert rc == 0, stderr
+    check_parts(out, ids, 100, complete=True)
+
+
+async def test_processes_need_parts_and_a_session_config(
+    server: StandInServer, tmp_path: Path
+) -> None:
+    rc, _, stderr = await run_cli("bulk", "-", "-o", str(tmp_path / "o.jsonl"),
+                                  "--processes", "2", *urls(server), env=env_for(server),
+                                  stdin=b"u1\n")
+    assert rc == 2, stderr
+    assert "directory of parts" in stderr
+    assert server.count() == 0

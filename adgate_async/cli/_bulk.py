@@ -187,7 +187,10 @@ def report(summary: JobSummary, stopper: Stopper, note: str = "") -> int:
     if summary.broken_pipe:
         return EXIT_OK  # `adgate-async bulk ... | head`: the reader has all it wanted
     print(escape_controls(summary.line() + note), file=sys.stderr)
-    if summary.stop_reason is not None:
+    if summary.stop_reason is not None and summary.exit_status != EXIT_FAIL_FAST:
+        print(f"adgate-async: stopped: {escape_controls(summary.stop_reason)}; "
+              f"{summary.users} users done; --resume continues the job", file=sys.stderr)
+    elif summary.stop_reason is not None:
         print(f"adgate-async: stopped early (exit status {EXIT_FAIL_FAST}): "
               f"{escape_controls(summary.stop_reason)}; {summary.users} users done, "
               f"{summary.lines_written} lines written; --resume continues the job",

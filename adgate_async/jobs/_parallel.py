@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import aiohttp
@@ -86,7 +87,10 @@ _parent_pid = 0
 
 def _init_worker(shared: Shared, parent_pid: int) -> None:
     global _shared, _parent_pid
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
+    # The parent decides how to stop (a terminal's Ctrl-C or a service manager's SIGTERM
+    # reaches the whole process group); a worker whose parent is gone stops by itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _shared = shared
     _parent_pid = parent_pid
 
@@ -208,6 +212,7 @@ class ParallelOutcome:
     skipped: int = 0
     stop_reason: str | None = None
     ended: bool = False
+    died: bool = False  #: a worker process died: the pool is broken
 
 
 async def run_parallel(
@@ -225,7 +230,12 @@ async def run_parallel(
 
     def collect(done: set[asyncio.Future[PartResult]]) -> None:
         for future in done:
-            part = future.result()
+            try:
+                part = future.result()
+            except BrokenProcessPool:
+                shared.stop.value = 1
+                outcome.died = True
+                continue
             outcome.users += part.users
             outcome.ok += part.ok
             outcome.errors.update(part.errors)
@@ -244,6 +254,8 @@ async def run_parallel(
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 running.difference_update(done)
                 collect(done)
+            if outcome.died:
+                return
             task = PartTask(config, shard, shard * sink.size, chunk, where, concurrency,
                             ordered, fail_fast, history)
             running.add(loop.run_in_executor(pool, run_part, task))
@@ -253,7 +265,7 @@ async def run_parallel(
             current = -1
             chunk: list[str] = []
             async for user_id in as_async(ids):
-                if stopped() or shared.stop.value:
+                if stopped() or shared.stop.value or outcome.died:
                     shared.stop.value = 1
                     break
                 position += 1
@@ -280,5 +292,10 @@ async def run_parallel(
                 collect(done)
         except BaseException:
             shared.stop.value = 1
+            for future in running:  # retrieved, so none is reported as never retrieved
+                future.cancel()
             raise
+    if outcome.died and outcome.stop_reason is None:
+        outcome.stop_reason = ("a worker process died (killed, or out of memory); its part "
+                               "is redone on resume")
     return outcome

@@ -299,11 +299,14 @@ async def _run_processes(
     except OSError as exc:  # a worker could not write its part
         output_error = OutputError(sink.dir, reason(exc))
         done = ParallelOutcome()
+
     except OutputError as exc:
         output_error = exc
         done = ParallelOutcome()
     if output_error is not None:
         status = EXIT_OUTPUT
+    elif done.died:
+        status = EXIT_ERRORS
     elif done.stop_reason is not None:
         status = EXIT_FAIL_FAST
     elif control.stopped:
