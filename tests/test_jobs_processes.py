@@ -154,3 +154,39 @@ async def test_processes_need_parts_and_a_session_config(
     assert rc == 2, stderr
     assert "directory of parts" in stderr
     assert server.count() == 0
+
+
+async def test_sigterm_over_stdin_never_writes_a_cut_short_part(
+    server: StandInServer, tmp_path: Path
+) -> None:
+    ids = [f"t{i}" for i in range(200)]
+    out = tmp_path / "parts"
+    args = ("bulk", "-", "-o", str(out), "--shard-size", "50", "--processes", "2",
+            "--resume", *urls(server))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adgate_async", *args, env=env_for(server),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stdin is not None
+        # Two whole parts and 30 ids of the third; stdin stays open (more to come).
+        proc.stdin.write("".join(f"{u}\n" for u in ids[:130]).encode())
+        await proc.stdin.drain()
+        for _ in range(3000):
+            if server.total_requests >= 100:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+    assert proc.returncode == 143, err.decode()
+    check_parts(out, ids, 50, complete=False)
+    assert not (out / "part-00002.jsonl").exists()  # its ids were cut short by the stop
+    rc, _, stderr = await run_cli(*args, env=env_for(server),
+                                  stdin="".join(f"{u}\n" for u in ids).encode())
+    assert rc == 0, stderr
+    check_parts(out, ids, 50, complete=True)

@@ -279,10 +279,13 @@ async def run_parallel(
                     continue
                 chunk.append(user_id)
             else:
-                if chunk:
-                    await submit(current, chunk)
-                outcome.ended = True
-                sink.input_ended(position + 1)
+                if stopped():  # the input was cut short by the stop (stdin on a signal)
+                    shared.stop.value = 1
+                else:
+                    if chunk:
+                        await submit(current, chunk)
+                    outcome.ended = True
+                    sink.input_ended(position + 1)
             while running:
                 if stopped():
                     shared.stop.value = 1
