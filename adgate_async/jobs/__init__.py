@@ -7,7 +7,8 @@
     print(summary.line(), summary.exit_status)
 
 Modules: ``_run`` (the job), ``_settings`` (SessionConfig), ``_single`` (one JSON Lines
-file, and resuming it), ``_shards`` (a directory of parts), ``_parquet`` (Parquet parts),
+file, and resuming it), ``_shards`` (a directory of parts), ``_parallel`` (parts in worker
+processes, with a shared rate, pause and stop), ``_parquet`` (Parquet parts),
 ``_done`` (the bitmap of done positions), ``_failfast``, ``_records`` (the line shape),
 ``_lines`` (the writer thread), ``_input`` (reading ids).
 """
