@@ -154,6 +154,12 @@ async def test_processes_need_parts_and_a_session_config(
     assert rc == 2, stderr
     assert "directory of parts" in stderr
     assert server.count() == 0
+    kept = tmp_path / "kept.jsonl"
+    kept.write_bytes(b"older results\n")
+    rc, _, stderr = await run_cli("bulk", "-", "-o", str(kept), "--overwrite", "--processes",
+                                  "2", *urls(server), env=env_for(server), stdin=b"u1\n")
+    assert rc == 2, stderr
+    assert kept.read_bytes() == b"older results\n"  # refused before the output is opened
 
 
 async def test_sigterm_over_stdin_never_writes_a_cut_short_part(

@@ -125,6 +125,11 @@ class _Feed:
             self._sink.input_ended(position + 1)
 
 
+def _sharded(output: str, format: str | None, shard_size: int | None) -> bool:
+    """A directory of parts, or one file?"""
+    return format is not None or shard_size is not None or output.endswith(os.sep)
+
+
 def _open_sink(output: str, *, resume: bool, overwrite: bool, format: str | None,
                compress: str | None, shard_size: int | None) -> FileSink | ShardSink:
     if format not in (None, "jsonl", "parquet"):
@@ -136,7 +141,7 @@ def _open_sink(output: str, *, resume: bool, overwrite: bool, format: str | None
         raise JobSetupError("shard_size must be a positive int")
     if resume and overwrite:
         raise JobSetupError("resume and overwrite exclude each other")
-    if format is None and shard_size is None and not output.endswith(os.sep):
+    if not _sharded(output, format, shard_size):
         return FileSink(output, resume=resume, overwrite=overwrite, compress=compress)
     if output == "-":
         raise JobSetupError("sharded output needs a directory, not standard output")
@@ -181,15 +186,16 @@ async def run_bulk_job_async(
     if processes > 1 and not isinstance(session, SessionConfig):
         raise JobSetupError("processes > 1 needs a SessionConfig (each worker opens its own "
                             "session)")
+    if processes > 1 and not _sharded(os.fspath(output), format, shard_size):
+        raise JobSetupError("processes > 1 needs a directory of parts (--shard-size or "
+                            "--format)")
     started = time.perf_counter()
     control = control or JobControl()
     sink = _open_sink(os.fspath(output), resume=resume, overwrite=overwrite, format=format,
                       compress=compress, shard_size=shard_size)
     if processes > 1:
-        if not isinstance(sink, ShardSink):
-            raise JobSetupError("processes > 1 needs a directory of parts (--shard-size or "
-                                "--format)")
         assert isinstance(session, SessionConfig)
+        assert isinstance(sink, ShardSink)
         return await _run_processes(
             session, ids, sink, started=started, control=control, processes=processes,
             max_per_second=max_per_second, concurrency=concurrency, ordered=ordered,
