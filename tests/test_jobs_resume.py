@@ -145,6 +145,19 @@ async def test_resume_cuts_a_partial_last_line_and_refuses_foreign_lines(
                                  resume=True)
 
 
+async def test_bad_settings_are_refused_before_the_output_is_touched(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"older results\n")
+    bad = SessionConfig(aff_id=0, api_key=API_KEY, wall_code=WALL_CODE)
+    with pytest.raises(ValueError, match="aff_id"):
+        await run_bulk_job_async(bad, ["u1"], out, overwrite=True)
+    assert out.read_bytes() == b"older results\n"
+    with pytest.raises(TypeError, match="SessionConfig"):
+        await run_bulk_job_async("not a session", ["u1"], out)  # type: ignore[arg-type]
+
+
 # -------------------------------------------------------------------- command line
 
 

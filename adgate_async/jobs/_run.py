@@ -179,6 +179,8 @@ async def run_bulk_job_async(
     processes: int = 1,
 ) -> JobSummary:
     """Fetch the history of every id of ``ids`` into ``output``; see :func:`run_bulk_job`."""
+    if not isinstance(session, SessionConfig | AsyncSession):
+        raise TypeError("session must be a SessionConfig or an AsyncSession")
     if isinstance(fail_fast, bool) or not isinstance(fail_fast, int) or fail_fast < 0:
         raise JobSetupError("fail_fast must be an int >= 0 (0: never stop early)")
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
@@ -191,6 +193,8 @@ async def run_bulk_job_async(
                             "--format)")
     started = time.perf_counter()
     control = control or JobControl()
+    # Built (not opened) before the output is touched: its checks refuse bad settings first.
+    own_session = _config_session(session) if isinstance(session, SessionConfig) else None
     sink = _open_sink(os.fspath(output), resume=resume, overwrite=overwrite, format=format,
                       compress=compress, shard_size=shard_size)
     if processes > 1:
@@ -221,13 +225,14 @@ async def run_bulk_job_async(
         if on_progress is not None:
             on_progress(done, left, failed)
 
-    user_session = session if isinstance(session, AsyncSession) else None
     control._on_stop = on_stop
     try:
         async with contextlib.AsyncExitStack() as stack:
-            live = user_session
-            if live is None:
-                live = await stack.enter_async_context(_config_session(session))
+            if own_session is not None:
+                live = await stack.enter_async_context(own_session)
+            else:
+                assert isinstance(session, AsyncSession)
+                live = session
             await stack.enter_async_context(deadline)
             results = await stack.enter_async_context(contextlib.aclosing(live.iter_users(
                 feed, concurrency=concurrency, ordered=ordered, max_per_second=max_per_second,
@@ -331,10 +336,8 @@ async def _run_processes(
     )
 
 
-def _config_session(session: SessionConfig | AsyncSession) -> AsyncSession:
-    if not isinstance(session, SessionConfig):
-        raise TypeError("session must be a SessionConfig or an AsyncSession")
-    return session.open()
+def _config_session(config: SessionConfig) -> AsyncSession:
+    return config.open()
 
 
 _P = ParamSpec("_P")
