@@ -19,20 +19,26 @@ from .. import _config
 from .._errors import InvalidParameterError
 from .._session import AsyncSession
 from .._version import __version__
+from ..jobs import SessionConfig
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # the call failed, or (bulk) at least one user failed
+EXIT_FAILED = 1  # the call failed, or (bulk --strict) at least one user failed
 EXIT_USAGE = 2  # bad arguments or missing credentials
 EXIT_OUTPUT = 3  # the output could not be opened or written
+EXIT_FAIL_FAST = 4  # bulk stopped early: the service looked down (--fail-fast)
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
 
 _EPILOG = """\
 exit status:
-  0    success
-  1    the call failed, or (bulk) at least one user got an error
-  2    bad arguments or missing credentials (nothing was sent)
+  0    success (bulk: every user got a line, bans, 404s and errors after
+       retries included; the summary counts the errors)
+  1    the call failed, or (bulk --strict) at least one user got an error line
+  2    bad arguments or missing credentials (nothing was sent), or an existing
+       output without --resume or --overwrite (left untouched)
   3    the output could not be written (the summary says how many lines were)
+  4    bulk stopped early: the service looked down (--fail-fast); what was done
+       is written, --resume continues
   130  interrupted by SIGINT (Ctrl-C)
   143  stopped by SIGTERM
 
@@ -130,6 +136,16 @@ def _positive_int(name: str) -> Callable[[str], int]:
     return convert
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be an integer >= 0")
+    return value
+
+
 def _offer_ids(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
@@ -172,6 +188,30 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar on stderr (default: when stderr is a terminal)")
 
+    job_opts = Parser(add_help=False)
+    group = job_opts.add_argument_group("job options (resume, parts, failing fast)")
+    group.add_argument("--resume", action="store_true",
+                       help="continue the job that wrote -o: ids already there are skipped, "
+                            "a trailing partial line is cut off (give the same ids)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace an existing non-empty -o (refused by default)")
+    group.add_argument("--format", choices=("jsonl", "parquet"),
+                       help="write -o as a directory of parts in this format")
+    group.add_argument("--shard-size", type=_positive_int("shard_size"),
+                       help="ids per part (default 100000); implies a directory of parts")
+    group.add_argument("--compress", choices=("gzip",),
+                       help="gzip the output (default: when -o ends with .gz)")
+    group.add_argument("--fail-fast", type=_non_negative_int, default=50, metavar="N",
+                       help="stop (exit 4) when the last N users all failed with transport "
+                            "errors or 5xx after their retries (0: never; default %(default)s)")
+    group.add_argument("--strict", action="store_true",
+                       help="exit 1 when any user's line is an error")
+    group.add_argument("--processes", type=_positive_int("processes"), default=1,
+                       metavar="N",
+                       help="run the parts in N worker processes (needs a directory of "
+                            "parts); --rate and Retry-After pauses hold across all of them, "
+                            "--concurrency is per process (default 1)")
+
     parser = Parser(
         prog="adgate-async",
         description="AdGate Media Get History and RevU Get Personalized from the shell.",
@@ -204,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--experiment-id")
 
     cmd = commands.add_parser(
-        "bulk", parents=[creds, history_opts, bulk_opts], epilog=_EPILOG,
+        "bulk", parents=[creds, history_opts, bulk_opts, job_opts], epilog=_EPILOG,
         formatter_class=_Formatter,
         help="histories of many users: ids one per line in, JSON Lines out",
         description="Read user ids one per line from FILE, or from standard input when FILE "
@@ -212,12 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "whitespace-only lines are skipped). Write one JSON line per user: "
                     '{"user_id": ..., "history": {...}} or {"user_id": ..., "error": '
                     '{"type": ..., "status": ..., "code": ...}}. A summary goes to stderr at '
-                    "the end. The output may not be the input file.",
+                    "the end. The output may not be the input file. An existing non-empty "
+                    "output is refused unless --resume or --overwrite; with --format or "
+                    "--shard-size (or -o DIR/) the output is a directory of parts "
+                    "part-NNNNN.jsonl[.gz] or .parquet, each renamed into place once whole, "
+                    "and _SUCCESS at the end.",
     )
     cmd.add_argument("file", nargs="?", default="-",
                      help="file of user ids, or - for standard input (the default)")
     cmd.add_argument("-o", "--output", default="-",
-                     help="JSON Lines output file (default: standard output)")
+                     help="JSON Lines output file, .gz for gzip, or a directory of parts "
+                          "(default: standard output)")
 
     cmd = commands.add_parser(
         "demo", parents=[bulk_opts], epilog=_EPILOG, formatter_class=_Formatter,
@@ -256,6 +301,13 @@ def has_wall(args: argparse.Namespace) -> bool:
 
 
 def session_from(args: argparse.Namespace, *, need_adgate: bool) -> AsyncSession:
+    return session_and_config(args, need_adgate=need_adgate)[0]
+
+
+def session_and_config(args: argparse.Namespace, *,
+                       need_adgate: bool) -> tuple[AsyncSession, SessionConfig]:
+    """The session (its construction checks every value) and the same settings as a
+    picklable SessionConfig (for worker processes)."""
     values = {flag: _pick(args, flag) for flag in CREDENTIALS}
     if need_adgate:
         missing = [f"{flag} or {CREDENTIALS[flag][1]}" for flag in
@@ -265,7 +317,7 @@ def session_from(args: argparse.Namespace, *, need_adgate: bool) -> AsyncSession
     aff_id, aff_source = values["--aff-id"]
     wall_id, wall_source = values["--wall-id"]
     try:
-        return AsyncSession(
+        config = SessionConfig(
             # RevU takes no AdGate credentials: placeholders keep the session whole.
             aff_id=_as_positive_int(aff_id, aff_source) if aff_id else 1,
             api_key=values["--api-key"][0] or "unused",
@@ -277,6 +329,7 @@ def session_from(args: argparse.Namespace, *, need_adgate: bool) -> AsyncSession
             max_retries=args.max_retries,
             max_connections=max(_config.MAX_CONNECTIONS, getattr(args, "concurrency", 0) or 0),
         )
+        return AsyncSession(**config.kwargs()), config
     except InvalidParameterError as exc:
         flag = _PARAM_TO_FLAG.get(exc.param)
         if flag is not None:  # a credential: its source and the rule, never the value

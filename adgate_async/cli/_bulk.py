@@ -1,8 +1,9 @@
-"""``adgate-async bulk`` and ``demo``: many users, JSON Lines out, a summary at the end.
+"""``adgate-async bulk`` and ``demo``: a thin layer over :mod:`adgate_async.jobs`.
 
-Ids are read by a thread and lines written by another (see ``_io``). SIGINT and SIGTERM
-stop the run cleanly: no more ids are taken, answers already received are written, requests
-in flight get a short grace (a second signal ends it), and the summary is printed.
+Ids are read by a thread (see ``_io``), lines written by another (the jobs' writer). SIGINT
+and SIGTERM stop the run cleanly: no more ids are taken, answers already received are
+written, requests in flight get a short grace (a second signal ends it), and the summary is
+printed.
 """
 
 from __future__ import annotations
@@ -14,27 +15,28 @@ import os
 import signal
 import stat
 import sys
-import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import msgspec
-
 from .. import _config
-from .._bulk import UserResult
-from .._errors import AdGateError, APIStatusError
 from .._session import AsyncSession
-from ._args import (
-    EXIT_FAILED,
+from ..jobs import (
+    DEFAULT_FAIL_FAST,
+    EXIT_ERRORS,
+    EXIT_FAIL_FAST,
     EXIT_OK,
-    EXIT_OUTPUT,
-    UsageError,
-    session_from,
+    JobControl,
+    JobSummary,
+    SessionConfig,
+    error_record,
+    result_line,
+    run_bulk_job_async,
 )
-from ._io import IdReader, LineWriter, OutputError, count_ids, is_regular, reason, same_file
+from ._args import UsageError, session_and_config
+from ._io import IdReader, count_ids, escape_controls, is_regular, reason, same_file
 
-_encoder = msgspec.json.Encoder()
+__all__ = ["Stopper", "Tally", "bulk", "demo", "error_record", "history_kwargs",
+           "result_line", "script_demo_faults"]
 
 #: Seconds a signalled run waits for the requests in flight before dropping them.
 STOP_GRACE = 2.0
@@ -88,60 +90,7 @@ class Stopper:
 
 # --------------------------------------------------------------------------- output
 
-
-def error_record(error: AdGateError) -> dict[str, Any]:
-    """The JSON shape of one user's error in the bulk output."""
-    record: dict[str, Any] = {"type": type(error).__name__,
-                              "status": getattr(error, "status", None), "code": None,
-                              "message": error.message}
-    if isinstance(error, APIStatusError):
-        record.update(status=error.status, code=error.code, support_id=error.support_id)
-    attempts = getattr(error, "attempts", None)
-    if attempts is not None:
-        record["attempts"] = attempts
-    return record
-
-
-def result_line(result: UserResult) -> bytes:
-    if result.error is None:
-        doc: dict[str, Any] = {"index": result.index, "user_id": result.user_id,
-                               "history": result.history}
-    else:
-        doc = {"index": result.index, "user_id": _printable(result.user_id),
-               "error": error_record(result.error)}
-    return _encoder.encode(doc) + b"\n"
-
-
-def _printable(user_id: str) -> str:
-    """An id read from bytes that were not UTF-8, with those bytes shown as ``\\xNN``."""
-    if user_id.isascii():
-        return user_id
-    return user_id.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-class Tally:
-    """What the summary reports."""
-
-    def __init__(self) -> None:
-        self.users = 0
-        self.ok = 0
-        self.errors: Counter[str] = Counter()
-        self.started = time.perf_counter()
-        self.elapsed = 0.0
-        self.output_error: OutputError | None = None
-
-    def add(self, result: UserResult) -> None:
-        self.users += 1
-        if result.error is None:
-            self.ok += 1
-        else:
-            self.errors[type(result.error).__name__] += 1
-
-    def summary(self) -> str:
-        rate = self.users / self.elapsed if self.elapsed > 0 else 0.0
-        errors = ", ".join(f"{name} {n}" for name, n in self.errors.most_common()) or "none"
-        return (f"users {self.users}  ok {self.ok}  errors {sum(self.errors.values())} "
-                f"({errors})  elapsed {self.elapsed:.2f} s  users/s {rate:,.0f}")
+Tally = JobSummary  # the older name of what the summary reports
 
 
 class _Progress:
@@ -178,111 +127,83 @@ class _Progress:
 # ------------------------------------------------------------------------------ run
 
 
-class _Feed:
-    """The ids handed to the batch: stops at the first signal, counts what it handed out."""
-
-    def __init__(self, ids: Iterable[str] | IdReader) -> None:
-        self._ids = ids
-        self.stopped = False
-        self.taken = 0
-
-    def stop(self) -> None:
-        self.stopped = True
-        if isinstance(self._ids, IdReader):
-            self._ids.stop()  # wakes the batch even while a read is blocked
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        if isinstance(self._ids, IdReader):
-            async for user_id in self._ids:
-                if self.stopped:
-                    return
-                self.taken += 1
-                yield user_id
-        else:
-            for user_id in self._ids:
-                if self.stopped:
-                    return
-                self.taken += 1
-                yield user_id
+def job_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The job's options from the bulk command line."""
+    return {
+        "resume": getattr(args, "resume", False),
+        "overwrite": getattr(args, "overwrite", False),
+        "format": getattr(args, "format", None),
+        "compress": getattr(args, "compress", None),
+        "shard_size": getattr(args, "shard_size", None),
+        "fail_fast": getattr(args, "fail_fast", DEFAULT_FAIL_FAST),
+        "strict": getattr(args, "strict", False),
+        "concurrency": args.concurrency,
+        "ordered": args.ordered,
+        "max_per_second": args.rate,
+        "processes": getattr(args, "processes", 1),
+    }
 
 
 async def run_bulk(
-    session: AsyncSession,
+    session: AsyncSession | SessionConfig,
     ids: Iterable[str] | IdReader,
-    writer: LineWriter | None,
+    output: str | None,
     *,
     total: int | None,
     args: argparse.Namespace,
     history_kwargs: dict[str, Any],
     stopper: Stopper,
-) -> Tally:
-    """Fetch every id, write one JSON line per user; return the tally. Stops early on an
-    output that cannot be written (``tally.output_error``) or on a signal (``stopper``)."""
-    tally = Tally()
+    overwrite: bool = False,
+) -> JobSummary:
+    """Run the job with a progress bar; SIGINT/SIGTERM stop it (see ``Stopper``)."""
     progress = _Progress(total, sys.stderr.isatty() if args.progress is None else args.progress)
-    feed = _Feed(ids)
-
-    def on_progress(done: int, _total: int | None, errors: int) -> None:
-        progress(done, total, errors)
-
-    loop = asyncio.get_running_loop()
-    deadline = asyncio.timeout(None)
+    control = JobControl()
 
     def on_signal(first: bool) -> None:
         if first:
-            feed.stop()
-            in_flight = feed.taken - tally.users
-            deadline.reschedule(loop.time() + STOP_GRACE)
+            if isinstance(ids, IdReader):
+                ids.stop()  # wakes the batch even while a read is blocked
+            in_flight = control.taken - control.users
             print(f"\nadgate-async: {stopper.name}: taking no more ids; waiting up to "
                   f"{STOP_GRACE:g} s for {in_flight} request(s) in flight (signal again "
                   "to stop at once)", file=sys.stderr)
-        else:
-            deadline.reschedule(loop.time())
+        control.stop(grace=STOP_GRACE, exit_status=128 + (stopper.signum or 0))
 
+    options = job_options(args)
+    if overwrite:
+        options["overwrite"] = True
     stopper.install(on_signal)
     try:
-        async with deadline, contextlib.aclosing(session.iter_users(
-            feed, concurrency=args.concurrency, ordered=args.ordered,
-            max_per_second=args.rate, on_progress=on_progress, **history_kwargs,
-        )) as results:
-            async for result in results:
-                tally.add(result)
-                if writer is not None:
-                    await writer.put(result_line(result))
-    except OutputError as exc:
-        tally.output_error = exc
-    except TimeoutError:
-        if stopper.signum is None:
-            raise
+        return await run_bulk_job_async(
+            session, ids, "/dev/null" if output is None else output, on_progress=progress,
+            total=total, control=control, **options, **history_kwargs)
     finally:
         stopper.remove()
         progress.close()
-    if writer is not None:
-        try:
-            await writer.close()
-        except OutputError as exc:
-            tally.output_error = exc
-    tally.elapsed = time.perf_counter() - tally.started
-    return tally
 
 
-def report(tally: Tally, writer: LineWriter | None, stopper: Stopper, note: str = "") -> int:
+def report(summary: JobSummary, stopper: Stopper, note: str = "") -> int:
     """Print the summary (and why the run stopped early); return the exit status."""
-    if tally.output_error is not None and tally.output_error.broken_pipe:
+    if summary.broken_pipe:
         return EXIT_OK  # `adgate-async bulk ... | head`: the reader has all it wanted
-    print(tally.summary() + note, file=sys.stderr)
-    status = EXIT_OK if tally.users == tally.ok else EXIT_FAILED
+    print(escape_controls(summary.line() + note), file=sys.stderr)
+    if summary.stop_reason is not None and summary.exit_status != EXIT_FAIL_FAST:
+        print(f"adgate-async: stopped: {escape_controls(summary.stop_reason)}; "
+              f"{summary.users} users done; --resume continues the job", file=sys.stderr)
+    elif summary.stop_reason is not None:
+        print(f"adgate-async: stopped early (exit status {EXIT_FAIL_FAST}): "
+              f"{escape_controls(summary.stop_reason)}; {summary.users} users done, "
+              f"{summary.lines_written} lines written; --resume continues the job",
+              file=sys.stderr)
     if stopper.signum is not None:
-        print(f"adgate-async: stopped by {stopper.name}: {tally.users} users done"
-              + (f", {writer.written} lines written" if writer is not None else "")
-              + "; the rest of the input was not read", file=sys.stderr)
-        status = 128 + stopper.signum
-    if tally.output_error is not None:
-        exc = tally.output_error
-        print(f"adgate-async: {exc} (wrote {exc.written} lines; the results after them are "
-              "lost)", file=sys.stderr)
-        status = EXIT_OUTPUT
-    return status
+        print(f"adgate-async: stopped by {stopper.name}: {summary.users} users done, "
+              f"{summary.lines_written} lines written; the rest of the input was not read",
+              file=sys.stderr)
+    if summary.output_error is not None:
+        print(f"adgate-async: {escape_controls(summary.output_error)} (wrote "
+              f"{summary.lines_written} lines; the results after them are lost)",
+              file=sys.stderr)
+    return summary.exit_status
 
 
 # ------------------------------------------------------------------ files and pipes
@@ -302,48 +223,37 @@ def _open_input(path: str, stack: contextlib.ExitStack) -> tuple[int, int | None
     return fd, count_ids(path)
 
 
-def _open_output(path: str | None, input_fd: int | None,
-                 stack: contextlib.ExitStack) -> tuple[int, str] | None:
-    """The output's file descriptor and name for messages; refuses the input file itself
-    (its lines would be gone before they are read) before opening anything for writing."""
-    if path is None:
-        return None
+def _check_output(path: str, input_fd: int | None) -> None:
+    """Refuse an output that is the input file (its lines would be gone before they are
+    read), before anything is opened for writing."""
+    if input_fd is None:
+        return
     name = "standard output" if path == "-" else path
-    if input_fd is not None:
-        try:
-            in_stat = os.fstat(input_fd)
-            out_stat = os.fstat(1) if path == "-" else os.stat(path)
-        except OSError:  # no such output yet: it cannot be the input
-            out_stat = None
-        if is_regular(in_stat) and out_stat is not None and same_file(in_stat, out_stat):
-            raise UsageError(f"the output {name} is the input file; write somewhere else")
-    if path == "-":
-        sys.stdout.flush()
-        return 1, name
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    except OSError as exc:
-        raise OutputError(path, reason(exc)) from None
-    stack.callback(os.close, fd)
-    return fd, name
+        in_stat = os.fstat(input_fd)
+        out_stat = os.fstat(1) if path == "-" else os.stat(path)
+    except OSError:  # no such output yet: it cannot be the input
+        return
+    if is_regular(in_stat) and same_file(in_stat, out_stat):
+        raise UsageError(f"the output {name} is the input file; write somewhere else")
 
 
 async def bulk(args: argparse.Namespace, stopper: Stopper) -> int:
     kwargs = history_kwargs(args)
-    session = session_from(args, need_adgate=True)
+    session, config = session_and_config(args, need_adgate=True)
     with contextlib.ExitStack() as stack:
         in_fd, total = _open_input(args.file, stack)
-        fd, name = _open_output(args.output, in_fd, stack) or (1, "")
+        _check_output(args.output, in_fd)
         if args.file == "-" and os.isatty(in_fd):
             print("adgate-async: reading user ids from standard input, one per line "
                   "(end with Ctrl-D)", file=sys.stderr)
-        writer = LineWriter(fd, name)
         reader = IdReader(in_fd)
         async with session:
-            tally = await run_bulk(session, reader, writer, total=total, args=args,
-                                   history_kwargs=kwargs, stopper=stopper)
+            summary = await run_bulk(config if args.processes > 1 else session, reader,
+                                     args.output, total=total, args=args,
+                                     history_kwargs=kwargs, stopper=stopper)
     note = f"  (skipped {reader.skipped} blank lines)" if reader.skipped else ""
-    return report(tally, writer, stopper, note)
+    return report(summary, stopper, note)
 
 
 # ------------------------------------------------------------------------------ demo
@@ -372,27 +282,23 @@ def script_demo_faults(server: Any, users: int) -> None:
 async def demo(args: argparse.Namespace, stopper: Stopper) -> int:
     from ..testing import StandInServer
 
-    with contextlib.ExitStack() as stack:
-        opened = _open_output(args.output, None, stack)
-        async with StandInServer(record=False) as server:
-            script_demo_faults(server, args.users)
-            concurrency = args.concurrency or _config.BULK_CONCURRENCY
-            session = AsyncSession(
-                aff_id=60000, api_key="demo-key", wall_code="demo", retry_backoff=0.01,
-                retry_backoff_max=0.1, max_connections=max(concurrency,
-                                                           _config.MAX_CONNECTIONS),
-                **server.session_urls(),
-            )
-            writer = LineWriter(*opened) if opened is not None else None
-            async with session:
-                tally = await run_bulk(session, demo_ids(args.users), writer,
-                                       total=args.users, args=args, history_kwargs={},
-                                       stopper=stopper)
-            stats = session.stats
+    async with StandInServer(record=False) as server:
+        script_demo_faults(server, args.users)
+        concurrency = args.concurrency or _config.BULK_CONCURRENCY
+        session = AsyncSession(
+            aff_id=60000, api_key="demo-key", wall_code="demo", retry_backoff=0.01,
+            retry_backoff_max=0.1, max_connections=max(concurrency, _config.MAX_CONNECTIONS),
+            **server.session_urls(),
+        )
+        async with session:
+            summary = await run_bulk(session, demo_ids(args.users), args.output,
+                                     total=args.users, args=args, history_kwargs={},
+                                     stopper=stopper, overwrite=True)
+        stats = session.stats
     print(f"demo against the stand-in server at {server.url}", file=sys.stderr)
-    status = report(tally, writer, stopper)
+    status = report(summary, stopper)
     print(f"requests {stats.requests}  attempts {stats.attempts}  retries {stats.retries}  "
           f"bans {stats.bans}", file=sys.stderr)
-    if status == EXIT_FAILED:  # the demo's errors are on purpose
-        status = EXIT_OK if tally.users == args.users else EXIT_FAILED
+    if status == EXIT_OK and summary.users != args.users:  # every user accounted for
+        status = EXIT_ERRORS
     return status

@@ -1,0 +1,304 @@
+"""Many cores: the parts of a job run in N worker processes, each with its own event loop
+and session, built inside the worker from the picklable :class:`SessionConfig`.
+
+The parent reads the ids, cuts them into parts (position ranges), skips the parts already
+in place, and hands each remaining part to a worker, at most N + 1 at a time (so memory holds
+a few parts of ids, never the input). A worker writes its part under a temporary name and
+renames it into place once whole, like a single-process job.
+
+Shared across the processes (one lock, a few shared doubles):
+
+- the start rate (``max_per_second``): one schedule of start times for all workers;
+- the pause after a 429 or 503 with ``Retry-After`` (capped at 60 s): seen by one worker,
+  it holds the start of new users in every worker (the retries inside one process follow that
+  process's own batch pause, as in a single-process job);
+- stop: a worker that fails fast, or the parent on a signal, stops them all taking ids.
+
+A worker notices when its parent is gone (killed) and stops without renaming its part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import email.utils
+import multiprocessing
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import aiohttp
+
+from .. import AsyncSession
+from ._failfast import FailFast
+from ._input import IdSource, as_async
+from ._settings import SessionConfig
+from ._shards import ShardSink, fsync_dir, new_part
+
+#: Seconds of Retry-After honoured at most (as the session does).
+_MAX_PAUSE = 60.0
+#: The session's documented default per-attempt timeout (passed explicitly, since the
+#: worker hands the session its own aiohttp ClientSession).
+_TIMEOUT = 30.0
+
+
+class Shared:
+    """State shared by the parent and every worker (inherited at the worker's start)."""
+
+    def __init__(self, ctx: Any, max_per_second: float | None) -> None:
+        self.lock = ctx.Lock()
+        self.next_start = ctx.Value("d", 0.0, lock=False)
+        self.pause_until = ctx.Value("d", 0.0, lock=False)
+        self.stop = ctx.Value("b", 0, lock=False)
+        self.interval = 1.0 / max_per_second if max_per_second else 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self.lock:
+            until = time.monotonic() + min(seconds, _MAX_PAUSE)
+            self.pause_until.value = max(self.pause_until.value, until)
+
+    async def wait_turn(self) -> bool:
+        """Wait for this worker's turn to start a user; False when the job stops."""
+        while True:
+            if self.stop.value:
+                return False
+            now = time.monotonic()
+            with self.lock:
+                pause = self.pause_until.value
+                if pause <= now:
+                    slot = max(now, self.next_start.value)
+                    self.next_start.value = slot + self.interval
+                    break
+            await asyncio.sleep(min(pause - now, 0.5))
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        return True
+
+
+_shared: Shared | None = None
+_parent_pid = 0
+
+
+def _init_worker(shared: Shared, parent_pid: int) -> None:
+    global _shared, _parent_pid
+    # The parent decides how to stop (a terminal's Ctrl-C or a service manager's SIGTERM
+    # reaches the whole process group); a worker whose parent is gone stops by itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _shared = shared
+    _parent_pid = parent_pid
+
+
+@dataclasses.dataclass(frozen=True)
+class PartTask:
+    config: SessionConfig
+    shard: int
+    first: int  # input position of ids[0]
+    ids: list[str]
+    sink: dict[str, Any]  # directory, ext, fmt, gz
+    concurrency: int | None
+    ordered: bool
+    fail_fast: int
+    history: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class PartResult:
+    shard: int
+    users: int
+    ok: int
+    errors: dict[str, int]
+    complete: bool
+    stop_reason: str | None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+async def _on_request_end(session: Any, context: Any,
+                          params: aiohttp.TraceRequestEndParams) -> None:
+    response = params.response
+    if response.status in (429, 503) and _shared is not None:
+        seconds = _retry_after(response.headers.get("Retry-After"))
+        if seconds is not None:
+            _shared.pause(seconds)
+
+
+def run_part(task: PartTask) -> PartResult:
+    """A worker's entry point: one part, on a loop of its own."""
+    return asyncio.run(_run_part(task))
+
+
+async def _paced(ids: Iterable[str]) -> AsyncIterator[str]:
+    assert _shared is not None
+    for user_id in ids:
+        if os.getppid() != _parent_pid or not await _shared.wait_turn():
+            return
+        yield user_id
+
+
+async def _run_part(task: PartTask) -> PartResult:
+    assert _shared is not None
+    kwargs = task.config.kwargs()
+    limit = kwargs.pop("max_connections", 100)
+    kwargs.setdefault("timeout", _TIMEOUT)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_on_request_end)
+    directory, ext = task.sink["directory"], task.sink["ext"]
+    final = os.path.join(directory, f"part-{task.shard:05d}.{ext}")
+    tmp = os.path.join(directory, f".part-{task.shard:05d}.{ext}.{os.getpid()}.tmp")
+    fail = FailFast(task.fail_fast)
+    users = ok = 0
+    errors: Counter[str] = Counter()
+    stop_reason = None
+    complete = False
+    part = new_part(tmp, task.sink["fmt"], task.sink["gz"])
+    try:
+        async with (
+            aiohttp.ClientSession(trace_configs=[trace],
+                                  connector=aiohttp.TCPConnector(limit=limit)) as client,
+            AsyncSession(**kwargs, session=client) as session,
+            contextlib.aclosing(session.iter_users(
+                _paced(task.ids), concurrency=task.concurrency, ordered=task.ordered,
+                **task.history)) as results,
+        ):
+            async for result in results:
+                part.write(task.first + result.index, result)
+                users += 1
+                if result.error is None:
+                    ok += 1
+                else:
+                    errors[type(result.error).__name__] += 1
+                if fail.add(result):
+                    stop_reason = fail.reason()
+                    _shared.stop.value = 1
+                    break
+        if users == len(task.ids) and os.getppid() == _parent_pid:
+            part.close()
+            os.replace(tmp, final)
+            fsync_dir(directory)
+            complete = True
+    finally:
+        if not complete:
+            with contextlib.suppress(Exception):
+                part.close()
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+    return PartResult(task.shard, users, ok, dict(errors), complete, stop_reason)
+
+
+@dataclasses.dataclass
+class ParallelOutcome:
+    users: int = 0
+    ok: int = 0
+    errors: Counter[str] = dataclasses.field(default_factory=Counter)
+    skipped: int = 0
+    stop_reason: str | None = None
+    ended: bool = False
+    died: bool = False  #: a worker process died: the pool is broken
+
+
+async def run_parallel(
+    config: SessionConfig, ids: IdSource, sink: ShardSink, *, processes: int,
+    max_per_second: float | None, concurrency: int | None, ordered: bool, fail_fast: int,
+    history: dict[str, Any], stopped: Any, on_part: Any,
+) -> ParallelOutcome:
+    """Run the parts of ``sink`` not yet in place in ``processes`` workers."""
+    ctx = multiprocessing.get_context("spawn")
+    shared = Shared(ctx, max_per_second)
+    outcome = ParallelOutcome()
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Future[PartResult]] = set()
+    where = {"directory": sink.dir, "ext": sink.ext, "fmt": sink.fmt, "gz": sink.gz}
+
+    def collect(done: set[asyncio.Future[PartResult]]) -> None:
+        for future in done:
+            try:
+                part = future.result()
+            except BrokenProcessPool:
+                shared.stop.value = 1
+                outcome.died = True
+                continue
+            outcome.users += part.users
+            outcome.ok += part.ok
+            outcome.errors.update(part.errors)
+            if part.stop_reason is not None and outcome.stop_reason is None:
+                outcome.stop_reason = part.stop_reason
+            if part.complete:
+                sink.existing.add(part.shard)
+                sink.shards_written += 1
+            on_part(outcome)
+
+    with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
+                             initargs=(shared, os.getpid())) as pool:
+
+        async def submit(shard: int, chunk: list[str]) -> None:
+            while len(running) > processes:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                running.difference_update(done)
+                collect(done)
+            if outcome.died:
+                return
+            task = PartTask(config, shard, shard * sink.size, chunk, where, concurrency,
+                            ordered, fail_fast, history)
+            running.add(loop.run_in_executor(pool, run_part, task))
+
+        try:
+            position = -1
+            current = -1
+            chunk: list[str] = []
+            async for user_id in as_async(ids):
+                if stopped() or shared.stop.value or outcome.died:
+                    shared.stop.value = 1
+                    break
+                position += 1
+                shard = position // sink.size
+                if shard != current:
+                    if chunk:
+                        await submit(current, chunk)
+                    current, chunk = shard, []
+                if shard in sink.existing:
+                    outcome.skipped += 1
+                    continue
+                chunk.append(user_id)
+            else:
+                if stopped():  # the input was cut short by the stop (stdin on a signal)
+                    shared.stop.value = 1
+                else:
+                    if chunk:
+                        await submit(current, chunk)
+                    outcome.ended = True
+                    sink.input_ended(position + 1)
+            while running:
+                if stopped():
+                    shared.stop.value = 1
+                done, _ = await asyncio.wait(running, timeout=0.2,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                running.difference_update(done)
+                collect(done)
+        except BaseException:
+            shared.stop.value = 1
+            for future in running:  # retrieved, so none is reported as never retrieved
+                future.cancel()
+            raise
+    if outcome.died and outcome.stop_reason is None:
+        outcome.stop_reason = ("a worker process died (killed, or out of memory); its part "
+                               "is redone on resume")
+    return outcome

@@ -1,0 +1,205 @@
+"""A job's output as a directory of parts: ``part-00000.jsonl`` (``.jsonl.gz``, ``.parquet``).
+
+Part ``k`` holds the users at input positions ``k * shard_size`` to ``(k + 1) * shard_size
+- 1``. It is written as ``.part-k.<ext>.tmp``, flushed to disk (fsync) and renamed into
+place only once every user of its range has a result, so a part that exists is whole. When
+every part is in place, ``_SUCCESS`` is written. ``_job.json`` records the layout (format,
+compression, shard size) so that a resume with another layout is refused. Resume skips the
+parts that exist and redoes the others from their start (a leftover ``.tmp`` is deleted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+from typing import Any, Protocol
+
+from .. import UserResult
+from ._errors import JobSetupError
+from ._lines import OutputError, reason
+from ._records import result_line
+
+DEFAULT_SHARD_SIZE = 100_000
+MANIFEST = "_job.json"
+SUCCESS = "_SUCCESS"
+_OURS = re.compile(r"(\.?part-\d{5,}\.(jsonl|jsonl\.gz|parquet)(\.\d+)?(\.tmp)?"
+                   r"|_SUCCESS|_job\.json)")
+
+
+class PartWriter(Protocol):
+    def write(self, position: int, result: UserResult) -> None: ...
+    def close(self) -> None: ...  # flushed and synced to disk
+
+
+class _JsonlPart:
+    def __init__(self, path: str, gz: bool) -> None:
+        self._raw = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self._out: io.BufferedWriter | gzip.GzipFile = self._raw
+        if gz:
+            self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
+
+    def write(self, position: int, result: UserResult) -> None:
+        self._out.write(result_line(result, position))
+
+    def close(self) -> None:
+        if self._out is not self._raw:
+            self._out.close()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+
+
+def new_part(path: str, fmt: str, gz: bool) -> PartWriter:
+    if fmt == "parquet":
+        from ._parquet import ParquetPart
+
+        return ParquetPart(path)
+    return _JsonlPart(path, gz)
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ShardSink:
+    """Results routed to the part of their input position."""
+
+    def __init__(self, directory: str, *, resume: bool, overwrite: bool, fmt: str,
+                 compress: str | None, shard_size: int) -> None:
+        self.dir = directory
+        self.fmt = fmt
+        self.gz = compress == "gzip"
+        self.size = shard_size
+        self.ext = "parquet" if fmt == "parquet" else "jsonl.gz" if self.gz else "jsonl"
+        self.layout = {"format": fmt, "compress": compress, "shard_size": shard_size}
+        self.written = 0
+        self.shards_written = 0
+        self.complete = False
+        self._open: dict[int, PartWriter] = {}
+        self._fed: dict[int, int] = {}
+        self._got: dict[int, int] = {}
+        self._fed_below = 0  # every shard below this one has had all its ids handed out
+        self._count: int | None = None
+        try:
+            self._prepare(resume, overwrite)
+        except OSError as exc:
+            raise OutputError(directory, reason(exc)) from None
+        self.shards_skipped = len(self.existing)
+
+    # ----------------------------------------------------------------- set-up
+    def name(self, shard: int) -> str:
+        return os.path.join(self.dir, f"part-{shard:05d}.{self.ext}")
+
+    def _tmp(self, shard: int) -> str:
+        return os.path.join(self.dir, f".part-{shard:05d}.{self.ext}.tmp")
+
+    def _prepare(self, resume: bool, overwrite: bool) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        entries = os.listdir(self.dir)
+        manifest = os.path.join(self.dir, MANIFEST)
+        if resume and MANIFEST in entries:
+            with open(manifest, encoding="utf-8") as fh:
+                found = json.load(fh)
+            if found != self.layout:
+                raise JobSetupError(f"cannot resume {self.dir}: it was written with "
+                                    f"{found}, not {self.layout}")
+        elif entries and not resume and not overwrite:
+            raise JobSetupError(f"the output directory {self.dir} is not empty: --resume to "
+                                "continue the job that wrote it, or --overwrite to start over "
+                                "(it is left untouched)")
+        elif resume and any(_OURS.fullmatch(e) for e in entries):
+            raise JobSetupError(f"cannot resume {self.dir}: its {MANIFEST} is missing")
+        for entry in entries:  # leftovers of a killed run, or everything on overwrite
+            if _OURS.fullmatch(entry) and ((overwrite and not resume) or entry.endswith(".tmp")):
+                os.remove(os.path.join(self.dir, entry))
+        pattern = re.compile(rf"part-(\d{{5,}})\.{re.escape(self.ext)}")
+        self.existing = {int(m[1]) for e in os.listdir(self.dir)
+                         if (m := pattern.fullmatch(e))}
+        if not os.path.exists(manifest):
+            with open(manifest, "w", encoding="utf-8") as fh:
+                json.dump(self.layout, fh)
+
+    # -------------------------------------------------------------- the run
+    def is_done(self, position: int) -> bool:
+        shard = position // self.size
+        self._fed_below = shard
+        return shard in self.existing
+
+    def fed(self, position: int) -> None:
+        shard = position // self.size
+        self._fed[shard] = self._fed.get(shard, 0) + 1
+
+    def input_ended(self, count: int) -> None:
+        self._count = count
+        self._fed_below = count // self.size + 1
+
+    async def put(self, position: int, result: UserResult) -> None:
+        shard = position // self.size
+        part = self._open.get(shard)
+        try:
+            if part is None:
+                part = self._open[shard] = self._new_part(shard)
+            part.write(position, result)
+        except OSError as exc:
+            raise OutputError(self._tmp(shard), reason(exc), self.written) from None
+        self.written += 1
+        self._got[shard] = self._got.get(shard, 0) + 1
+        self._finish_ready()  # this part, or an earlier one the input has since moved past
+
+    def _new_part(self, shard: int) -> PartWriter:
+        return new_part(self._tmp(shard), self.fmt, self.gz)
+
+    def _finish_ready(self) -> None:
+        for shard in sorted(self._open):
+            if shard < self._fed_below and self._got[shard] == self._fed[shard]:
+                part = self._open.pop(shard)
+                try:
+                    part.close()
+                    os.replace(self._tmp(shard), self.name(shard))
+                    fsync_dir(self.dir)
+                except OSError as exc:
+                    raise OutputError(self.name(shard), reason(exc), self.written) from None
+                self.existing.add(shard)
+                self.shards_written += 1
+
+    async def close(self, complete: bool) -> None:
+        try:
+            if complete:
+                self._finish_ready()
+        finally:
+            for shard, part in self._open.items():  # unfinished: redone on resume
+                _discard(part, self._tmp(shard))
+            self._open.clear()
+        if complete and self._count is not None:
+            self._mark_success(self._count)
+
+    def _mark_success(self, count: int) -> None:
+        shards = -(-count // self.size)
+        if not all(k in self.existing for k in range(shards)):
+            return
+        summary: dict[str, Any] = {"users": count, "parts": shards, **self.layout}
+        path = os.path.join(self.dir, SUCCESS)
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(summary, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            fsync_dir(self.dir)
+        except OSError as exc:
+            raise OutputError(path, reason(exc), self.written) from None
+        self.complete = True
+
+
+def _discard(part: PartWriter, tmp: str) -> None:
+    with contextlib.suppress(Exception):  # a half part is deleted whatever went wrong
+        part.close()
+    with contextlib.suppress(OSError):
+        os.remove(tmp)
