@@ -84,9 +84,9 @@ class AppMetadata(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     #: App Store or Google Play id. Always a ``str``, even when it looks numeric.
     app_id: str | None = None
-    categories: list[str] | None = None
-    screenshot_urls: list[str] | None = None
-    video_urls: list[str] | None = None
+    categories: tuple[str, ...] | None = None
+    screenshot_urls: tuple[str, ...] | None = None
+    video_urls: tuple[str, ...] | None = None
 
 
 class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -153,7 +153,7 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     total_approved_events: int
     total_pending_events: int
     total_cancelled_events: int
-    events: list[HistoryEvent]
+    events: tuple[HistoryEvent, ...]
     #: uuid of the next completable event (non-payable included).
     next_event: str | None = None
     #: uuid of the next payable event.
@@ -163,7 +163,7 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     #: Contains a ``${sitename}`` macro for the publisher to replace.
     disclaimer: str
     confirmation_time: str
-    categories: list[str]
+    categories: tuple[str, ...]
     contact_url: str
     #: Where to send the user. Kept as given, never validated as a URL.
     continue_url: str
@@ -178,7 +178,7 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 class History(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The Get History response: every offer the user has interacted with."""
 
-    data: list[HistoryOffer]
+    data: tuple[HistoryOffer, ...]
 
 
 HISTORY_DECODER = msgspec.json.Decoder(History)

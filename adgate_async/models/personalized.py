@@ -90,7 +90,7 @@ class PersonalizedOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     total_payout: float | None = None
     #: Days; events may override.
     attribution_window: int | None = None
-    events: list[OfferEvent]
+    events: tuple[OfferEvent, ...]
     #: Complete user-specific tracking URL: serve it unmodified.
     click_url: str
     eligible: bool | None = None
@@ -110,7 +110,7 @@ class PersonalizedOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     sortmetric: float | None = None
     #: Present with ``include_sortmetric=True``.
     conversion_rate: float | None = None
-    creatives: list[Creative] = msgspec.field(default_factory=list)
+    creatives: tuple[Creative, ...] = ()
 
 
 class Personalized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -134,7 +134,7 @@ class Personalized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     #: The echo of the floor applied.
     bid_floor: float | None = None
     #: Ranked, best first.
-    offers: list[PersonalizedOffer]
+    offers: tuple[PersonalizedOffer, ...]
 
 
 PERSONALIZED_DECODER = msgspec.json.Decoder(Personalized)
