@@ -13,13 +13,13 @@ from __future__ import annotations
 import msgspec
 
 
-class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
+class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     code: str | None = None
     message: str | None = None
     support_id: int | str | None = None
 
 
-class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     status: str | None = None
     support_id: int | str | None = None
     message: str | None = None
