@@ -1,10 +1,16 @@
 """AdGate Media Get History: ``{"data": [HistoryOffer, ...]}``.
 
 Fields follow the vendor's table field for field. Fields that the vendor's own sample
-response leaves out are optional (``None`` or an empty list when absent); unknown fields are
-ignored; float fields accept JSON integers; enumerated strings stay ``str`` so that a value
-the vendor adds later never breaks decoding (the known values are listed in the StrEnums
-below, for comparison: ``event.status == EventStatus.VIEWED``).
+response leaves out are optional (``None`` when absent); unknown fields are ignored; float
+fields accept JSON integers; enumerated strings stay ``str`` so that a value the vendor adds
+later never breaks decoding (the known values are listed in the StrEnums below, for
+comparison: ``event.status == EventStatus.VIEWED``).
+
+Every JSON array is a ``tuple[X, ...]`` and every model a frozen ``gc=False`` Struct: a
+decoded history holds no mutable container, cannot be part of a reference cycle, and once
+the collector has seen its tuples, nothing in it is tracked by the cyclic GC (kept results
+cost no collection time). Keep it that way: no ``list``, ``dict``, ``Any`` or ``object``
+field (``tests/test_models_gc.py`` checks every model).
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 Only the names the vendor's own pages confirm are required. Names that were reconstructed,
 or read from third-party code for the sibling Get Offers feed, are optional and ``None``
-(or an empty list) when absent. Unknown fields are ignored: to reach a field these models do
-not know, use ``session.with_raw_response.get_personalized(...)`` and its ``json()``.
+(or ``()`` for ``creatives``) when absent. Unknown fields are ignored: to reach a field these
+models do not know, use ``session.with_raw_response.get_personalized(...)`` and its ``json()``.
+
+As in the history models, arrays are tuples and every Struct is frozen and ``gc=False``, so
+a kept result is never walked by the cyclic garbage collector.
 """
 
 from __future__ import annotations
