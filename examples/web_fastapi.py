@@ -74,5 +74,4 @@ async def offers(user_id: str, request: Request) -> list[dict[str, Any]]:
             top = await session.get_personalized(user_id, numoffers=10)
     except (AdGateError, TimeoutError) as exc:
         raise http_error(exc) from None
-    result: list[dict[str, Any]] = msgspec.to_builtins(top.offers)
-    return result
+    return [msgspec.to_builtins(offer) for offer in top.offers]

@@ -212,11 +212,16 @@ def set_at(node: Any, path: Path, value: Any) -> None:
     get_at(node, path[:-1])[path[-1]] = value
 
 
+def as_json_data(value: Any) -> Any:
+    """A decoded value as plain JSON data: dicts and lists (``to_builtins`` keeps tuples)."""
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
 def check_same_except(mutated: Any, original: Any, path: Path) -> None:
     """``mutated`` equals ``original`` everywhere but at ``path``."""
-    expected = msgspec.to_builtins(original)
-    set_at(expected, path, msgspec.to_builtins(attr_at(mutated, path)))
-    assert msgspec.to_builtins(mutated) == expected
+    expected = as_json_data(original)
+    set_at(expected, path, as_json_data(attr_at(mutated, path)))
+    assert as_json_data(mutated) == expected
 
 
 def default_of(field: mi.Field) -> Any:
@@ -244,7 +249,7 @@ def schema_at(model: Model, path: Path) -> mi.Type:
     t = schema(model)
     for step in path:
         if isinstance(step, int):
-            t = only(t, mi.ListType).item_type
+            t = only(t, mi.VarTupleType).item_type  # every JSON array is a tuple field
         else:
             struct: mi.StructType = only(t, mi.StructType)
             t = next(f.type for f in struct.fields if f.encode_name == step)
@@ -314,7 +319,7 @@ def accepts(t: mi.Type, value: Any) -> bool:
         elif isinstance(value, str):
             ok = isinstance(m, mi.StrType)
         elif isinstance(value, list):
-            ok = isinstance(m, mi.ListType) and not value
+            ok = isinstance(m, mi.VarTupleType) and not value
         else:  # {}: a struct whose fields are all optional
             ok = isinstance(m, mi.StructType) and not any(f.required for f in m.fields)
         if ok:
@@ -326,6 +331,8 @@ def expected_value(t: mi.Type, value: Any) -> Any:
     """What an accepted ``value`` decodes to."""
     if isinstance(value, dict):
         return only(t, mi.StructType).cls()
+    if isinstance(value, list):  # a JSON array decodes to a tuple
+        return tuple(value)
     if (isinstance(value, int) and not isinstance(value, bool)
             and not any(isinstance(m, mi.IntType) for m in members(t))):
         return float(value)

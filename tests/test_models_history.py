@@ -47,7 +47,10 @@ def check_vendor_history(history: History) -> None:
     assert offer.anchor == "Opinion Labs"
     assert offer.icon_url == "https://main-p.agmcdn.com/offers/1613580417599.gif"
     assert offer.latest_date == 1676040060
-    assert offer.categories == ["Free", "Surveys", "CPA"]
+    assert offer.categories == ("Free", "Surveys", "CPA")
+    assert type(offer.categories) is tuple
+    assert type(history.data) is tuple
+    assert type(offer.events) is tuple
     assert offer.points == 0.0
     assert isinstance(offer.points, float)
     assert offer.total_points == 100.0
@@ -162,7 +165,7 @@ def test_vendor_sample_as_published_with_trailing_comma_is_not_json() -> None:
 
 
 def test_empty_history() -> None:
-    assert HISTORY_DECODER.decode(b'{"data": []}') == History(data=[])
+    assert HISTORY_DECODER.decode(b'{"data": []}') == History(data=())
 
 
 def history_doc() -> dict[str, Any]:
@@ -273,9 +276,9 @@ def test_app_metadata_full() -> None:
     meta = decode_history(doc).data[0].app_metadata
     assert meta == AppMetadata(
         app_id="284882215",
-        categories=["Games", "Puzzle"],
-        screenshot_urls=["https://cdn.example/1.jpg"],
-        video_urls=["https://cdn.example/1.mp4"],
+        categories=("Games", "Puzzle"),
+        screenshot_urls=("https://cdn.example/1.jpg",),
+        video_urls=("https://cdn.example/1.mp4",),
     )
     assert meta is not None
     assert type(meta.app_id) is str  # numeric-looking, kept a string
@@ -440,7 +443,7 @@ def test_models_are_frozen() -> None:
     personalized = decode_personalized(VENDOR_PERSONALIZED_SAMPLE)
     p_offer = personalized.offers[0]
     targets: list[tuple[object, str, object]] = [
-        (history, "data", []),
+        (history, "data", ()),
         (offer, "offer_id", 1),
         (event, "status", "completed"),
         (TimePlayed(id=1), "id", 2),

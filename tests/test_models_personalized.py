@@ -77,12 +77,15 @@ def test_vendor_personalized_sample() -> None:
         assert offer.in_progress is False
         assert offer.user_completed is False
         assert offer.click_url == "https://.../click?...&sid3=abc"
-        assert offer.events == [
+        assert offer.events == (
             OfferEvent(event_id="base", user_reward=200.0, payout=0.2),
             OfferEvent(event_id="lvl10", user_reward=300.0, payout=0.3),
-        ]
+        )
+        assert type(decoded.offers) is tuple
+        assert type(offer.events) is tuple
+        assert type(offer.creatives) is tuple
         assert type(offer.events[0].user_reward) is float
-        assert offer.creatives == [Creative(url="https://cdn.example/icon.png")]
+        assert offer.creatives == (Creative(url="https://cdn.example/icon.png"),)
         assert offer.creatives[0].url == "https://cdn.example/icon.png"
         assert offer.creatives[0].width is None
 
@@ -130,7 +133,7 @@ def test_offer_with_only_confirmed_fields_decodes_with_defaults() -> None:
     assert offer.in_progress is True
     for name in OPTIONAL_OFFER_FIELDS:
         assert getattr(offer, name) is None, name
-    assert offer.creatives == []
+    assert offer.creatives == ()  # absent: the shared empty tuple, never a list
     event = offer.events[0]
     assert event == OfferEvent(event_id="base", payout=1.0)
     assert event.event_description is None
@@ -142,7 +145,7 @@ def test_offer_with_only_confirmed_fields_decodes_with_defaults() -> None:
 def test_creative_with_only_size_fields() -> None:
     doc = {**C_ENVELOPE, "offers": [{**C_OFFER, "creatives": [{"width": 10}, {}]}]}
     creatives = decode_personalized(doc).offers[0].creatives
-    assert creatives == [Creative(width=10), Creative()]
+    assert creatives == (Creative(width=10), Creative())
     assert creatives[1].url is None
 
 

@@ -111,7 +111,7 @@ async def test_json_followed_by_whitespace_is_fine(
 ) -> None:
     adgate_server.script("u1", Answer.ok(body=msgspec.json.encode({"data": []}) + b" \r\n\t "))
     history = await adgate_session.get_history("u1")
-    assert history.data == []
+    assert history.data == ()
 
 
 async def test_raw_history_response(

@@ -1,10 +1,16 @@
 """AdGate Media Get History: ``{"data": [HistoryOffer, ...]}``.
 
 Fields follow the vendor's table field for field. Fields that the vendor's own sample
-response leaves out are optional (``None`` or an empty list when absent); unknown fields are
-ignored; float fields accept JSON integers; enumerated strings stay ``str`` so that a value
-the vendor adds later never breaks decoding (the known values are listed in the StrEnums
-below, for comparison: ``event.status == EventStatus.VIEWED``).
+response leaves out are optional (``None`` when absent); unknown fields are ignored; float
+fields accept JSON integers; enumerated strings stay ``str`` so that a value the vendor adds
+later never breaks decoding (the known values are listed in the StrEnums below, for
+comparison: ``event.status == EventStatus.VIEWED``).
+
+Every JSON array is a ``tuple[X, ...]`` and every model a frozen ``gc=False`` Struct: a
+decoded history holds no mutable container, cannot be part of a reference cycle, and once
+the collector has seen its tuples, nothing in it is tracked by the cyclic GC (kept results
+cost no collection time). Keep it that way: no ``list``, ``dict``, ``Any`` or ``object``
+field (``tests/test_models_gc.py`` checks every model).
 """
 
 from __future__ import annotations
@@ -84,9 +90,9 @@ class AppMetadata(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     #: App Store or Google Play id. Always a ``str``, even when it looks numeric.
     app_id: str | None = None
-    categories: list[str] | None = None
-    screenshot_urls: list[str] | None = None
-    video_urls: list[str] | None = None
+    categories: tuple[str, ...] | None = None
+    screenshot_urls: tuple[str, ...] | None = None
+    video_urls: tuple[str, ...] | None = None
 
 
 class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -153,7 +159,7 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     total_approved_events: int
     total_pending_events: int
     total_cancelled_events: int
-    events: list[HistoryEvent]
+    events: tuple[HistoryEvent, ...]
     #: uuid of the next completable event (non-payable included).
     next_event: str | None = None
     #: uuid of the next payable event.
@@ -163,7 +169,7 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     #: Contains a ``${sitename}`` macro for the publisher to replace.
     disclaimer: str
     confirmation_time: str
-    categories: list[str]
+    categories: tuple[str, ...]
     contact_url: str
     #: Where to send the user. Kept as given, never validated as a URL.
     continue_url: str
@@ -178,7 +184,7 @@ class HistoryOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 class History(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The Get History response: every offer the user has interacted with."""
 
-    data: list[HistoryOffer]
+    data: tuple[HistoryOffer, ...]
 
 
 HISTORY_DECODER = msgspec.json.Decoder(History)

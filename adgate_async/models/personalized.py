@@ -2,8 +2,11 @@
 
 Only the names the vendor's own pages confirm are required. Names that were reconstructed,
 or read from third-party code for the sibling Get Offers feed, are optional and ``None``
-(or an empty list) when absent. Unknown fields are ignored: to reach a field these models do
-not know, use ``session.with_raw_response.get_personalized(...)`` and its ``json()``.
+(or ``()`` for ``creatives``) when absent. Unknown fields are ignored: to reach a field these
+models do not know, use ``session.with_raw_response.get_personalized(...)`` and its ``json()``.
+
+As in the history models, arrays are tuples and every Struct is frozen and ``gc=False``, so
+a kept result is never walked by the cyclic garbage collector.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ class PersonalizedOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     total_payout: float | None = None
     #: Days; events may override.
     attribution_window: int | None = None
-    events: list[OfferEvent]
+    events: tuple[OfferEvent, ...]
     #: Complete user-specific tracking URL: serve it unmodified.
     click_url: str
     eligible: bool | None = None
@@ -110,7 +113,7 @@ class PersonalizedOffer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     sortmetric: float | None = None
     #: Present with ``include_sortmetric=True``.
     conversion_rate: float | None = None
-    creatives: list[Creative] = msgspec.field(default_factory=list)
+    creatives: tuple[Creative, ...] = ()
 
 
 class Personalized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -134,7 +137,7 @@ class Personalized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     #: The echo of the floor applied.
     bid_floor: float | None = None
     #: Ranked, best first.
-    offers: list[PersonalizedOffer]
+    offers: tuple[PersonalizedOffer, ...]
 
 
 PERSONALIZED_DECODER = msgspec.json.Decoder(Personalized)
