@@ -91,15 +91,18 @@ def section(quick: bool, offers: int = 200, kept: int | None = None,
     baseline = len(gc.get_objects())
     rows = [["models", "results", "ms per decode", "in the collector", "full collections",
              "objects tracked after"]]
-    for label, keep, enabled in MODES:
-        for name, decode in MODELS.items():
-            runs = [_one(decode, body, kept, keep, enabled) for _ in range(rounds)]
-            ms = statistics.median(r[0] for r in runs)
-            share = statistics.median(r[1] for r in runs)
-            full = statistics.median(r[2] for r in runs)
-            tracked = statistics.median(r[3] for r in runs)
-            rows.append([name, label, f"{ms:.2f}", f"{share:.0%}", f"{full:g}",
-                         f"{tracked - baseline:+,.0f}"])
+    cases = [(label, keep, enabled, name, decode)
+             for label, keep, enabled in MODES for name, decode in MODELS.items()]
+    runs: dict[tuple[str, str], list[tuple[float, float, int, int]]] = {
+        (label, name): [] for label, _, _, name, _ in cases}
+    for _ in range(rounds):  # rounds interleaved: a slow spell of the machine hits every row
+        for label, keep, enabled, name, decode in cases:
+            runs[label, name].append(_one(decode, body, kept, keep, enabled))
+    for label, _, _, name, _ in cases:
+        mine = runs[label, name]
+        ms, share, full, tracked = (statistics.median(r[i] for r in mine) for i in range(4))
+        rows.append([name, label, f"{ms:.2f}", f"{share:.0%}", f"{full:g}",
+                     f"{tracked - baseline:+,.0f}"])
     command = "python -m benchmarks.gc_cost" + (" --quick" if quick else "")
     return Section(
         title=f"Keeping results: list against tuple fields, {kept:,} decodes of a "
