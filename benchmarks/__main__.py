@@ -18,7 +18,15 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks import bulk_memory, decode, gc_cost, nginx_throughput, profile_path, throughput
+from benchmarks import (
+    bulk_memory,
+    decode,
+    gc_cost,
+    nginx_throughput,
+    profile_path,
+    request_tricks,
+    throughput,
+)
 from benchmarks._report import Section
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -30,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "keeping results": gc_cost.run,
     "bulk memory": bulk_memory.run,
     "profile": profile_path.run,
+    "request tricks": request_tricks.run,
 }
 PACKAGES = ("adgate-async", "aiohttp", "msgspec", "tenacity", "orjson", "pydantic", "httpx")
 

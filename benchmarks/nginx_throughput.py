@@ -193,7 +193,8 @@ def section(quick: bool, offers: int = OFFERS, concurrency: int = CONCURRENCY,
     notes = [
         f"nginx: {nginx}, one worker. Rounds of {seconds:g} s per client; the ratio is of "
         "the two medians. Ratios of each round's pair: "
-        + ", ".join(f"{r:.2f}" for r in ratios) + ".",
+        + ", ".join(f"{r:.2f}" for r in ratios)
+        + f" (their median: {statistics.median(ratios):.2f}).",
     ]
     if how:
         notes.insert(0, how)
