@@ -163,9 +163,11 @@ def _measure(client: Client, base: str, seconds: float, concurrency: int) -> tup
     return done / wall, cpu * 1e3 / done
 
 
-def section(quick: bool, offers: int, concurrencies: tuple[int, ...]) -> Section:
+def section(quick: bool, offers: int, concurrencies: tuple[int, ...],
+            seconds: float | None = None) -> Section:
     """One table: every client at every concurrency, in alternating rounds."""
-    rounds, seconds = (1, 0.25) if quick else (7, 1.0)  # seconds: one client's round
+    rounds, default_seconds = (1, 0.25) if quick else (7, 1.0)
+    seconds = seconds or default_seconds  # one client's round: sets how many results are kept
     body = history_body(offers)
     rows = [["concurrency", "client", "req/s", "CPU ms/req", "our call vs it"]]
     checks: list[Check] = []
@@ -192,6 +194,8 @@ def section(quick: bool, offers: int, concurrencies: tuple[int, ...]) -> Section
         command += f" --offers {offers}"
     if concurrencies != (1, 16, 64):
         command += " --concurrency " + " ".join(map(str, concurrencies))
+    if seconds != default_seconds:
+        command += f" --seconds {seconds:g}"
     rounds_text = f"medians of {rounds} alternating rounds" if rounds > 1 else "one round"
     notes = [] if offers == CHECKED_OFFERS else [
         "On this body decoding is a small share of a request, so the library's own few "
@@ -235,8 +239,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one short round (a smoke run)")
     parser.add_argument("--offers", type=int, default=CHECKED_OFFERS)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--seconds", type=float,
+                        help="length of one client's round (default 1; quick 0.25): the "
+                             "longer, the more results a keeping client holds at its end")
     args = parser.parse_args()
-    print(section(args.quick, args.offers, tuple(args.concurrency)).text())
+    print(section(args.quick, args.offers, tuple(args.concurrency), args.seconds).text())
 
 
 if __name__ == "__main__":
