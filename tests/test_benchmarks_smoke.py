@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # The runner's list (benchmarks/__main__.py, BENCHMARKS), in its order.
-LISTED = ("decode", "throughput, 200 offers", "throughput, 5 offers", "bulk memory", "profile")
+LISTED = ("decode", "throughput, 200 offers", "throughput, 5 offers", "throughput, nginx",
+          "keeping results", "bulk memory", "profile", "request tricks")
 
 RUN_ONE = """
 import sys
