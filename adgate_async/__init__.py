@@ -6,7 +6,6 @@
         history = await s.get_history("user12345")
 """
 
-from ._bulk import UserResult
 from ._errors import (
     AdGateError,
     APIStatusError,
@@ -24,8 +23,9 @@ from ._errors import (
     TransportError,
     UserBannedError,
 )
-from ._response import RawResponse
-from ._session import AsyncSession, RawResponseCalls
+from ._response import RawResponse, RawResponseCalls
+from ._results import UserResult, UserResultIterator
+from ._session import AsyncSession
 from ._stats import SessionStats
 from ._version import __version__
 from .models import (
@@ -80,5 +80,6 @@ __all__ = [
     "TransportError",
     "UserBannedError",
     "UserResult",
+    "UserResultIterator",
     "__version__",
 ]

@@ -22,8 +22,9 @@ from adgate_async import (
     TransportError,
 )
 from adgate_async._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
-from adgate_async._errors import Redactor, error_for_status, parse_error_body
+from adgate_async._redact import Redactor
 from adgate_async._response import decode_body
+from adgate_async._status import error_for_status, parse_error_body
 from adgate_async.testing import Answer, StandInServer, make_history
 
 from ._support import API_KEY, make_session

@@ -21,7 +21,7 @@ from adgate_async import (
     ServerError,
     UserBannedError,
 )
-from adgate_async._errors import parse_error_body
+from adgate_async._status import parse_error_body
 
 from ._support import API_KEY, make_session
 

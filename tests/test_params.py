@@ -13,13 +13,10 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from adgate_async import AsyncSession
+from adgate_async._endpoints.history import history_options
+from adgate_async._endpoints.personalized import personalized_path, personalized_query
 from adgate_async._errors import InvalidParameterError
-from adgate_async._params import (
-    check_user_id,
-    history_options,
-    personalized_path,
-    personalized_query,
-)
+from adgate_async._params import check_user_id
 
 API_KEY = "941bd1fe-s3cr3t-k3y"
 
@@ -364,7 +361,7 @@ def test_history_options_order() -> None:
 def test_constructor_accepts_defaults_and_sends_nothing() -> None:
     s = session(wall_id=567)
     assert s.closed is False
-    assert s._client is None  # the pool is created lazily, inside a running loop
+    assert not s._pool.created  # the pool is created lazily, inside a running loop
 
 
 @pytest.mark.parametrize("aff_id", [0, -1, "60000", True, 60000.0, None])

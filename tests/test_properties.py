@@ -27,13 +27,10 @@ from yarl import URL
 
 from adgate_async import AsyncSession
 from adgate_async._config import MAX_ERROR_BODY_BYTES
+from adgate_async._endpoints.history import history_options
+from adgate_async._endpoints.personalized import personalized_path, personalized_query
 from adgate_async._errors import DecodeError, InvalidParameterError
-from adgate_async._params import (
-    check_user_id,
-    history_options,
-    personalized_path,
-    personalized_query,
-)
+from adgate_async._params import check_user_id
 from adgate_async._response import decode_body
 from adgate_async.models import (
     HISTORY_DECODER,
@@ -675,7 +672,8 @@ def test_history_url_round_trips_the_user_id(user_id: str) -> None:
     assert unquote(part) == user_id
     assert parse_qs(f"user_id={part}", strict_parsing=True) == {"user_id": [user_id]}
     # The URL the session actually sends.
-    url, redacted = session()._history_url(user_id, "")
+    request = session()._history.request(user_id, "")
+    url, redacted = request.url, request.redacted
     query = parse_qs(urlsplit(url).query, strict_parsing=True)
     assert query == {"aff_id": ["60000"], "api_key": [API_KEY], "wall_code": ["nQ ug&"],
                      "user_id": [user_id]}
@@ -715,7 +713,7 @@ def test_personalized_url_keeps_the_uid_one_segment(uid: str) -> None:
     assert unquote(segment) == uid
     assert segment not in (".", "..")
 
-    url_text = session()._personalized_url(uid, wall=None, numoffers=1)
+    url_text = session()._personalized_request(uid, {"wall": None, "numoffers": 1}).url
     url = URL(url_text, encoded=True)
     assert str(url) == url_text  # nothing re-encoded, nothing normalised away
     assert url.raw_path == path

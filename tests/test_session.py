@@ -97,7 +97,7 @@ async def test_headers_sent(server: StandInServer, session: AsyncSession) -> Non
 def test_a_session_is_bound_to_one_event_loop() -> None:
     async def start() -> AsyncSession:
         s = make_session()
-        s._http()  # creates the pool in this loop
+        s._pool.client()  # creates the pool in this loop
         return s
 
     async def use(s: AsyncSession) -> None:

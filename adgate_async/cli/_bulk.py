@@ -22,8 +22,8 @@ from typing import Any
 import msgspec
 
 from .. import _config
-from .._bulk import UserResult
 from .._errors import AdGateError, APIStatusError
+from .._results import UserResult
 from .._session import AsyncSession
 from ._args import (
     EXIT_FAILED,

@@ -24,6 +24,3 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     support_id: int | str | None = None
     message: str | None = None
     error: ErrorDetail | str | None = None
-
-
-ERROR_BODY_DECODER = msgspec.json.Decoder(ErrorBody)
