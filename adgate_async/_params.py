@@ -80,6 +80,11 @@ def check_non_negative(name: str, value: object, *, allow_zero: bool = True) -> 
     return number
 
 
+def check_max_retries(value: object) -> int:
+    high = _config.MAX_RETRIES_MAX
+    return check_int("max_retries", value, 0, high, f"must be an int in 0..{high}")
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -13,7 +13,8 @@ __all__ = ["Pool"]
 class Pool:
     """One aiohttp session for one event loop."""
 
-    __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_timeout", "closed")
+    __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_timeout", "closed",
+                 "request_headers")
 
     def __init__(self, client: aiohttp.ClientSession | None, *, limit: int,
                  timeout: aiohttp.ClientTimeout, headers: dict[str, str]) -> None:
@@ -21,7 +22,12 @@ class Pool:
         self._owned = client is None
         self._limit = limit
         self._timeout = timeout
-        self._headers = headers
+        # A caller's session keeps its own default headers: ours only fill in what it lacks,
+        # sent with each request; our own pool sends them all as its defaults.
+        self._headers = {name: value for name, value in headers.items()
+                         if client is None or name not in client.headers}
+        #: The headers to pass with each request (None: the pool sends them already).
+        self.request_headers = None if client is None else self._headers
         self._loop: asyncio.AbstractEventLoop | None = None
         #: True once :meth:`close` has been called.
         self.closed = False
@@ -29,6 +35,12 @@ class Pool:
     def check_open(self) -> None:
         if self.closed:
             raise RuntimeError("this AsyncSession is closed; create a new one")
+
+    def check_still_open(self) -> None:
+        """Before a retry: the session's closing is told as such, not as aiohttp's bare
+        "Session is closed"."""
+        if self.closed:
+            raise RuntimeError("the AsyncSession was closed while this call was being retried")
 
     def client(self) -> aiohttp.ClientSession:
         """The aiohttp session, created on first use inside the running loop."""

@@ -16,7 +16,7 @@ from ._endpoints.history import HistoryOptions
 from ._endpoints.personalized import PersonalizedOptions
 from ._errors import DecodeError
 from ._redact import Redactor, scrub_body, scrub_text
-from ._transport import Request
+from ._transport import GET, Answer, Request
 from .models.history import History
 from .models.personalized import Personalized
 
@@ -97,6 +97,12 @@ def _decode_error(message: str, path: str | None, status: int, body: bytes, meth
                        attempts=attempts)
 
 
+def decode_answer(decoder: msgspec.json.Decoder[T], answer: Answer, redactor: Redactor) -> T:
+    """Decode a 2xx answer (see :func:`decode_body`)."""
+    return decode_body(decoder, answer.body, status=answer.status, method=GET,
+                       url=answer.request.redacted, attempts=answer.attempt, redactor=redactor)
+
+
 class RawResponse(Generic[T]):
     """The undecoded answer to one successful (2xx) call.
 
@@ -135,6 +141,15 @@ class RawResponse(Generic[T]):
         self.elapsed = elapsed
         self._decoder = decoder
         self._redactor = redactor
+
+    @classmethod
+    def of(cls, answer: Answer, decoder: msgspec.json.Decoder[T],
+           redactor: Redactor) -> RawResponse[T]:
+        """The raw response for a 2xx answer (its headers scrubbed of the key)."""
+        return cls(status=answer.status, headers=redactor.headers(answer.headers.items()),
+                   content=answer.body, method=GET, url=answer.request.redacted,
+                   attempts=answer.attempt, elapsed=answer.elapsed, decoder=decoder,
+                   redactor=redactor)
 
     def json(self) -> Any:
         """The body as plain Python objects (dicts, lists, ...)."""

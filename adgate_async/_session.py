@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
-from types import TracebackType
 from typing import Any, Final, TypeVar, Unpack
 
 import aiohttp
@@ -26,12 +25,12 @@ from ._endpoints.personalized import PersonalizedOptions
 from ._errors import AdGateError, DecodeError, InvalidParameterError
 from ._pool import Pool
 from ._redact import Redactor
-from ._response import RawResponse, RawResponseCalls, decode_body
+from ._response import RawResponse, RawResponseCalls, decode_answer
 from ._results import UserResult, UserResultIterator, make_user_result
 from ._retry import Gate, RetryPolicy
 from ._stats import SessionStats
 from ._throttle import Throttle
-from ._transport import GET, Answer, Request, Transport, timeout_seconds
+from ._transport import Answer, Request, Transport, timeout_seconds
 from ._version import __version__
 from .models.history import History
 from .models.personalized import Personalized
@@ -99,10 +98,7 @@ class AsyncSession:
         self._revu_base_url = _params.check_base_url("revu_base_url", revu_base_url,
                                                      redactor.text)
         self._retry = RetryPolicy(
-            max_retries=_params.check_int(
-                "max_retries", max_retries, 0, _config.MAX_RETRIES_MAX,
-                f"must be an int in 0..{_config.MAX_RETRIES_MAX}",
-            ),
+            max_retries=_params.check_max_retries(max_retries),
             backoff=_params.check_non_negative("retry_backoff", retry_backoff),
             backoff_max=_params.check_non_negative("retry_backoff_max", retry_backoff_max),
         )
@@ -123,20 +119,14 @@ class AsyncSession:
                                              wall_code=self._wall_code)
         self._personalized = _personalized.PersonalizedURLs(self._revu_base_url)
 
-        # A caller's session keeps its own default headers: ours only fill in what it lacks.
-        headers = {
-            name: value for name, value in _HEADERS.items()
-            if session is None or name not in session.headers
-        }
         self._pool = Pool(session, limit=max_connections, timeout=client_timeout,
-                          headers=headers)
+                          headers=_HEADERS)
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
         self._transport = Transport(
             timeout=client_timeout, timeout_seconds=seconds,
             max_response_bytes=max_response_bytes, redactor=redactor, stats=self.stats,
-            # Our own pool sends our headers already; a caller's gets them per request.
-            headers=None if session is None else headers,
+            headers=self._pool.request_headers,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -145,12 +135,7 @@ class AsyncSession:
         self._pool.client()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -214,7 +199,7 @@ class AsyncSession:
         job, checked = self._job(
             "gather_users", user_ids, concurrency, max_per_second, on_progress,
             self._history.request, self._history_query(options), _history.DECODER,
-            make_user_result,
+            make_user_result, "user_ids",
         )
         return await gather_batch(job, checked)
 
@@ -265,7 +250,7 @@ class AsyncSession:
         job, checked = self._job(
             "iter_users", user_ids, concurrency, max_per_second, on_progress,
             self._history.request, self._history_query(options), _history.DECODER,
-            make_user_result,
+            make_user_result, "user_ids",
         )
         window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
         return UserResultIterator(job, concurrency=checked, window=window, ordered=ordered)
@@ -298,13 +283,13 @@ class AsyncSession:
         self, name: str, items: Iterable[str] | AsyncIterable[str], concurrency: object,
         max_per_second: object, on_progress: ProgressCallback | None,
         request: Callable[[object, str], Request], query: str,
-        decoder: msgspec.json.Decoder[T], make: MakeResult[Any, T, R],
+        decoder: msgspec.json.Decoder[T], make: MakeResult[Any, T, R], items_name: str,
     ) -> tuple[Job[Any, T, R], int]:
         """Check a batch's arguments (before any request) and build its job: each item is
         fetched as ``request(item, query)``, decoded with ``decoder``."""
         self._pool.check_open()
         checked, rate = _params.check_batch(
-            items, name="user_ids", concurrency=concurrency, max_per_second=max_per_second,
+            items, name=items_name, concurrency=concurrency, max_per_second=max_per_second,
             on_progress=on_progress, pool_size=self._pool.size(),
         )
         get = self._get
@@ -320,9 +305,7 @@ class AsyncSession:
         """One call: its answer decoded into the model."""
         answer = await self._send(request, gate)
         try:
-            value = decode_body(decoder, answer.body, status=answer.status, method=GET,
-                                url=request.redacted, attempts=answer.attempt,
-                                redactor=self._redactor)
+            value = decode_answer(decoder, answer, self._redactor)
         except DecodeError as exc:  # its body is already scrubbed of the key
             self.stats.decode_errors += 1
             self.stats.count_failure(exc)
@@ -343,24 +326,14 @@ class AsyncSession:
         try:
             return await self._retry.send(
                 partial(self._transport.attempt, client, request), label=request.redacted,
-                on_retry=stats.count_retry, gate=gate, check=self._check_still_open,
+                on_retry=stats.count_retry, gate=gate, check=self._pool.check_still_open,
             )
         except AdGateError as exc:
             stats.count_failure(exc)
             raise
 
-    def _check_still_open(self) -> None:
-        if self.closed:  # not aiohttp's bare "Session is closed"
-            raise RuntimeError("the AsyncSession was closed while this call was being retried")
-
     async def _raw(self, request: Request, decoder: msgspec.json.Decoder[T]) -> RawResponse[T]:
         """One call's answer, undecoded (see :attr:`with_raw_response`)."""
-        answer = await self._send(request)
-        redactor = self._redactor
-        raw = RawResponse(
-            status=answer.status, headers=redactor.headers(answer.headers.items()),
-            content=answer.body, method=GET, url=request.redacted, attempts=answer.attempt,
-            elapsed=answer.elapsed, decoder=decoder, redactor=redactor,
-        )
+        raw = RawResponse.of(await self._send(request), decoder, self._redactor)
         self.stats.successes += 1
         return raw
