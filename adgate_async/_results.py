@@ -1,6 +1,7 @@
-"""What a batch yields per input id (:class:`UserResult` for Get History), and the iterator
-type of the ``iter_*`` calls. The engine (:mod:`._bulk`) builds them through the
-``make_*`` functions here."""
+"""What a batch yields per input id: :class:`UserResult` (Get History) and
+:class:`PersonalizedResult` (Get Personalized), and the iterator type of ``iter_users``
+(``iter_personalized`` returns a plain :class:`BatchIterator`). The engine (:mod:`._bulk`)
+builds them through the ``make_*`` functions here."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import msgspec
 from ._bulk import BatchIterator
 from ._errors import AdGateError
 from .models.history import History
+from .models.personalized import Personalized
 
 __all__ = [
+    "PersonalizedResult",
     "UserResult",
     "UserResultIterator",
+    "make_personalized_result",
     "make_user_result",
 ]
 
@@ -38,6 +42,25 @@ class UserResult(msgspec.Struct, frozen=True, kw_only=True):
         return self.error is None
 
 
+class PersonalizedResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome for one user of a personalized batch: ``personalized`` or ``error``,
+    never both. A ban shows as ``error`` (a :class:`UserBannedError`); ``index`` is the
+    id's position in the input, as for :class:`UserResult`.
+    """
+
+    user_id: str
+    #: The position of this id in the batch's input, counting from 0; -1 only on a result
+    #: built by hand.
+    index: int = -1
+    personalized: Personalized | None = None
+    error: AdGateError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the offers were fetched."""
+        return self.error is None
+
+
 class UserResultIterator(BatchIterator[UserResult]):
     """What :meth:`AsyncSession.iter_users` returns (see :class:`BatchIterator`)."""
 
@@ -58,3 +81,9 @@ def shown_id(user_id: object) -> str:
 def make_user_result(user_id: object, index: int, history: History | None,
                      error: AdGateError | None) -> UserResult:
     return UserResult(user_id=shown_id(user_id), index=index, history=history, error=error)
+
+
+def make_personalized_result(uid: object, index: int, personalized: Personalized | None,
+                             error: AdGateError | None) -> PersonalizedResult:
+    return PersonalizedResult(user_id=shown_id(uid), index=index, personalized=personalized,
+                              error=error)

@@ -17,7 +17,7 @@ import aiohttp
 import msgspec
 
 from . import _config, _params
-from ._bulk import BatchResult, Job, MakeResult, ProgressCallback, gather_batch
+from ._bulk import BatchIterator, BatchResult, Job, MakeResult, ProgressCallback, gather_batch
 from ._endpoints import history as _history
 from ._endpoints import personalized as _personalized
 from ._endpoints.history import HistoryOptions
@@ -26,7 +26,13 @@ from ._errors import AdGateError, DecodeError, InvalidParameterError
 from ._pool import Pool
 from ._redact import Redactor
 from ._response import RawResponse, RawResponseCalls, decode_answer
-from ._results import UserResult, UserResultIterator, make_user_result
+from ._results import (
+    PersonalizedResult,
+    UserResult,
+    UserResultIterator,
+    make_personalized_result,
+    make_user_result,
+)
 from ._retry import Gate, RetryPolicy
 from ._stats import SessionStats
 from ._throttle import Throttle
@@ -255,6 +261,44 @@ class AsyncSession:
         window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
         return UserResultIterator(job, concurrency=checked, window=window, ordered=ordered)
 
+    async def gather_personalized(
+        self,
+        uids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None = None,
+        max_per_second: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[PersonalizedOptions],
+    ) -> list[PersonalizedResult]:
+        """The offers of every user in ``uids`` (a bulk ban check, say), in input order:
+        one :class:`PersonalizedResult` per id, the offers or the typed error (a
+        :class:`UserBannedError` for a banned user). The options (``numoffers`` required)
+        are those of :meth:`get_personalized`, the same for every user; the rest is as for
+        :meth:`gather_users`."""
+        job, checked = self._personalized_job("gather_personalized", uids, concurrency,
+                                              max_per_second, on_progress, options)
+        return await gather_batch(job, checked)
+
+    def iter_personalized(
+        self,
+        uids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        buffer: int | None = None,
+        max_per_second: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[PersonalizedOptions],
+    ) -> BatchIterator[PersonalizedResult]:
+        """Yield one :class:`PersonalizedResult` per id in ``uids``, as soon as each
+        completes, with the guarantees and arguments of :meth:`iter_users` (bounded memory,
+        ``index``, typed errors, the batch's shared pause, clean cancellation). The options
+        (``numoffers`` required) are those of :meth:`get_personalized`, for every user."""
+        job, checked = self._personalized_job("iter_personalized", uids, concurrency,
+                                              max_per_second, on_progress, options)
+        window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
+        return BatchIterator(job, concurrency=checked, window=window, ordered=ordered)
+
     @property
     def with_raw_response(self) -> RawResponseCalls:
         """The same calls, returning :class:`RawResponse` (status, headers, body bytes)::
@@ -278,6 +322,17 @@ class AsyncSession:
     def _personalized_request(self, uid: object, options: PersonalizedOptions) -> Request:
         query = _personalized.personalized_query(default_wall=self._wall_id, **options)
         return self._personalized.request(uid, query)
+
+    def _personalized_job(
+        self, name: str, uids: Iterable[str] | AsyncIterable[str], concurrency: object,
+        max_per_second: object, on_progress: ProgressCallback | None,
+        options: PersonalizedOptions,
+    ) -> tuple[Job[Any, Personalized, PersonalizedResult], int]:
+        self._pool.check_open()  # a closed session is told first, before any bad option
+        query = _personalized.personalized_query(default_wall=self._wall_id, **options)
+        return self._job(name, uids, concurrency, max_per_second, on_progress,
+                         self._personalized.request, query, _personalized.DECODER,
+                         make_personalized_result, "uids")
 
     def _job(
         self, name: str, items: Iterable[str] | AsyncIterable[str], concurrency: object,
