@@ -97,12 +97,6 @@ def _decode_error(message: str, path: str | None, status: int, body: bytes, meth
                        attempts=attempts)
 
 
-def decode_answer(decoder: msgspec.json.Decoder[T], answer: Answer, redactor: Redactor) -> T:
-    """Decode a 2xx answer (see :func:`decode_body`)."""
-    return decode_body(decoder, answer.body, status=answer.status, method=GET,
-                       url=answer.request.redacted, attempts=answer.attempt, redactor=redactor)
-
-
 class RawResponse(Generic[T]):
     """The undecoded answer to one successful (2xx) call.
 

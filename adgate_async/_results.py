@@ -80,10 +80,12 @@ def shown_id(user_id: object) -> str:
 
 def make_user_result(user_id: object, index: int, history: History | None,
                      error: AdGateError | None) -> UserResult:
-    return UserResult(user_id=shown_id(user_id), index=index, history=history, error=error)
+    text = user_id if type(user_id) is str else shown_id(user_id)  # the common case inline
+    return UserResult(user_id=text, index=index, history=history, error=error)
 
 
 def make_personalized_result(uid: object, index: int, personalized: Personalized | None,
                              error: AdGateError | None) -> PersonalizedResult:
-    return PersonalizedResult(user_id=shown_id(uid), index=index, personalized=personalized,
+    text = uid if type(uid) is str else shown_id(uid)  # the common case inline
+    return PersonalizedResult(user_id=text, index=index, personalized=personalized,
                               error=error)

@@ -99,6 +99,7 @@ class RetryPolicy:
         *,
         label: str,
         on_retry: Callable[[str, float], None],
+        on_failure: Callable[[AdGateError], None],
         gate: Gate | None = None,
         check: Callable[[], None] | None = None,
     ) -> T:
@@ -106,8 +107,9 @@ class RetryPolicy:
         only after a retryable failure, :meth:`retry`.
 
         ``label`` names the call in the log (the redacted URL); ``on_retry(reason, delay)``
-        is told of each retry; ``check()``, called before each retry, may raise to stop
-        the call (e.g. its session was closed meanwhile).
+        is told of each retry, ``on_failure(error)`` of the error the call ends with;
+        ``check()``, called before each retry, may raise to stop the call (e.g. its session
+        was closed meanwhile).
         """
         try:
             return await attempt(1)
@@ -116,21 +118,25 @@ class RetryPolicy:
         # Outside the except block from here on: nothing gets chained onto the error.
         if gate is not None:
             gate.note(error)
-        if not (self.max_retries and self.should_retry(error)):
-            raise error
+        if self.max_retries and self.should_retry(error):
 
-        async def again(number: int) -> T:
-            if check is not None:
-                check()
-            return await attempt(number)
+            async def again(number: int) -> T:
+                if check is not None:
+                    check()
+                return await attempt(number)
 
-        def told(exc: BaseException, delay: float, number: int) -> None:
-            reason = retry_reason(exc) or "other"
-            on_retry(reason, delay)
-            _log.info("retrying GET %s in %.2f s (attempt %d of %d) after %s",
-                      label, delay, number, self.max_retries + 1, reason)
+            def told(exc: BaseException, delay: float, number: int) -> None:
+                reason = retry_reason(exc) or "other"
+                on_retry(reason, delay)
+                _log.info("retrying GET %s in %.2f s (attempt %d of %d) after %s",
+                          label, delay, number, self.max_retries + 1, reason)
 
-        return await self.retry(error, again, told, gate)
+            try:
+                return await self.retry(error, again, told, gate)
+            except AdGateError as exc:
+                error = exc
+        on_failure(error)
+        raise error
 
     async def retry(
         self,

@@ -22,10 +22,10 @@ from ._endpoints import history as _history
 from ._endpoints import personalized as _personalized
 from ._endpoints.history import HistoryOptions
 from ._endpoints.personalized import PersonalizedOptions
-from ._errors import AdGateError, DecodeError, InvalidParameterError
+from ._errors import DecodeError, InvalidParameterError
 from ._pool import Pool
 from ._redact import Redactor
-from ._response import RawResponse, RawResponseCalls, decode_answer
+from ._response import RawResponse, RawResponseCalls, decode_body
 from ._results import (
     PersonalizedResult,
     UserResult,
@@ -36,7 +36,7 @@ from ._results import (
 from ._retry import Gate, RetryPolicy
 from ._stats import SessionStats
 from ._throttle import Throttle
-from ._transport import Answer, Request, Transport, timeout_seconds
+from ._transport import GET, Answer, Request, Transport, timeout_seconds
 from ._version import __version__
 from .models.history import History
 from .models.personalized import Personalized
@@ -360,7 +360,9 @@ class AsyncSession:
         """One call: its answer decoded into the model."""
         answer = await self._send(request, gate)
         try:
-            value = decode_answer(decoder, answer, self._redactor)
+            value = decode_body(decoder, answer.body, status=answer.status, method=GET,
+                                url=request.redacted, attempts=answer.attempt,
+                                redactor=self._redactor)
         except DecodeError as exc:  # its body is already scrubbed of the key
             self.stats.decode_errors += 1
             self.stats.count_failure(exc)
@@ -368,8 +370,9 @@ class AsyncSession:
         self.stats.successes += 1
         return value
 
-    async def _send(self, request: Request, gate: Gate | None = None) -> Answer:
-        """One call's 2xx answer, retries included (see :meth:`RetryPolicy.send`).
+    def _send(self, request: Request, gate: Gate | None = None) -> Awaitable[Answer]:
+        """One call's 2xx answer, retries included (see :meth:`RetryPolicy.send`; no
+        coroutine of its own, so the success path carries no extra frame).
 
         ``gate`` is given by a batch for its own calls only: a 429/503 with Retry-After
         pauses that batch, and each retry first waits out the batch's pause. A call without
@@ -378,14 +381,11 @@ class AsyncSession:
         client = self._pool.client()
         stats = self.stats
         stats.requests += 1
-        try:
-            return await self._retry.send(
-                partial(self._transport.attempt, client, request), label=request.redacted,
-                on_retry=stats.count_retry, gate=gate, check=self._pool.check_still_open,
-            )
-        except AdGateError as exc:
-            stats.count_failure(exc)
-            raise
+        return self._retry.send(
+            partial(self._transport.attempt, client, request), label=request.redacted,
+            on_retry=stats.count_retry, on_failure=stats.count_failure, gate=gate,
+            check=self._pool.check_still_open,
+        )
 
     async def _raw(self, request: Request, decoder: msgspec.json.Decoder[T]) -> RawResponse[T]:
         """One call's answer, undecoded (see :attr:`with_raw_response`)."""
