@@ -6,7 +6,7 @@
         history = await s.get_history("user12345")
 """
 
-from ._bulk import UserResult
+from ._bulk import BatchIterator
 from ._errors import (
     AdGateError,
     APIStatusError,
@@ -24,8 +24,9 @@ from ._errors import (
     TransportError,
     UserBannedError,
 )
-from ._response import RawResponse
-from ._session import AsyncSession, RawResponseCalls
+from ._response import RawResponse, RawResponseCalls
+from ._results import PersonalizedResult, UserResult, UserResultIterator
+from ._session import AsyncSession
 from ._stats import SessionStats
 from ._version import __version__
 from .models import (
@@ -53,6 +54,7 @@ __all__ = [
     "AsyncSession",
     "BadRequestError",
     "BannedError",
+    "BatchIterator",
     "Creative",
     "DecodeError",
     "DynamicDisplayType",
@@ -70,6 +72,7 @@ __all__ = [
     "PermissionDeniedError",
     "Personalized",
     "PersonalizedOffer",
+    "PersonalizedResult",
     "RateLimitError",
     "RawResponse",
     "RawResponseCalls",
@@ -80,5 +83,6 @@ __all__ = [
     "TransportError",
     "UserBannedError",
     "UserResult",
+    "UserResultIterator",
     "__version__",
 ]

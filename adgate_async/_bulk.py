@@ -1,20 +1,22 @@
-"""The bulk engine behind ``gather_users`` and ``iter_users``: a fixed pool of worker tasks.
+"""The bulk engine: a fixed pool of worker tasks running one ``fetch(item)`` per input item.
 
-One task per user does not scale (each parked task costs memory before any result exists),
-so N workers take user ids straight from the input. ``gather_users`` writes each result into
-its list; ``iter_users`` hands results to the consumer through a queue, and a semaphore of
-``window`` slots bounds everything taken but not yet yielded: a slow consumer pauses the
-workers, and memory depends on the concurrency, never on the number of users.
+One task per item does not scale (each parked task costs memory before any result exists),
+so N workers take items straight from the input. :func:`gather_batch` writes each result
+into its list; :class:`BatchIterator` hands results to the consumer through a queue, and a
+semaphore of ``window`` slots bounds everything taken but not yet yielded: a slow consumer
+pauses the workers, and memory depends on the concurrency, never on the number of items.
 
-Every input id yields exactly one :class:`UserResult`: the history, or the typed
-:class:`AdGateError` that ended that user's call. Anything else (a bug, a closed session,
-an input iterator that raises) aborts the batch and is raised to the consumer; a session
-closed under a running batch is reported as such (``SESSION_CLOSED_MESSAGE``).
+The engine knows nothing of endpoints or sessions. The caller gives it ``fetch(item,
+throttle)`` (one call, raising :class:`AdGateError` on failure) and ``make(item, index,
+value, error)`` (the result for one item). Every item yields exactly one result: the value,
+or the typed error that ended its call. Anything else (a bug, a closed session, an input
+iterator that raises) aborts the batch and is raised to the consumer; a session closed
+under a running batch is reported as such (``closed()`` tells).
 
-The workers of ``iter_users`` belong to the task that reads the results: when that task
+The workers of an iterator belong to the task that reads the results: when that task
 finishes, however it finishes, they are cancelled with it. A batch's Retry-After pause is
-its own: the batch passes its :class:`Throttle` with each of its calls, so no other call on
-the session waits for it, and no other call's 429 pauses the batch.
+its own: its :class:`Throttle` goes with each of its calls (see ``_retry.Gate``), so no
+other call on the session waits for it, and no other call's 429 pauses the batch.
 """
 
 from __future__ import annotations
@@ -24,145 +26,79 @@ import contextlib
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Coroutine,
     Iterable,
     Iterator,
     Sized,
 )
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
-import msgspec
-
-from . import _config
-from ._errors import AdGateError, APIStatusError, InvalidParameterError
-from ._params import check_non_negative, check_positive_int
-from .models.history import History
-
-if TYPE_CHECKING:
-    from ._session import AsyncSession
+from ._errors import AdGateError
+from ._throttle import Throttle
 
 #: ``on_progress(done, total, errors)``: ``total`` is None when the input has no length.
 ProgressCallback = Callable[[int, "int | None", int], None]
 
-#: Statuses whose Retry-After pauses the whole batch, not just the worker that saw it.
-PAUSE_STATUSES: Final = frozenset({429, 503})
 
-
-class UserResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The outcome for one user of a batch: ``history`` or ``error``, never both.
-
-    ``index`` is the id's position in the input (0-based): it tells apart results whose
-    ``user_id`` text is the same (a duplicate, or ``5`` and ``"5"``), and maps a result of
-    an unordered :meth:`~AsyncSession.iter_users` back to its input.
-    """
-
-    user_id: str
-    #: The position of this id in the batch's input, counting from 0. Every result of
-    #: ``gather_users`` and ``iter_users`` carries it; -1 only on a result built by hand.
-    index: int = -1
-    history: History | None = None
-    error: AdGateError | None = None
+class BatchResult(Protocol):
+    """What the engine reads of a result: its input position, and its error if any."""
 
     @property
-    def ok(self) -> bool:
-        """True when the history was fetched."""
-        return self.error is None
+    def index(self) -> int: ...
+
+    @property
+    def error(self) -> AdGateError | None: ...
 
 
-class Throttle:
-    """When the next request may start: a shared pause (after a 429/503 with Retry-After)
-    and an optional start-rate limit, both for the whole batch.
-
-    The batch hands it to the session with each of its own calls (see ``AsyncSession._send``):
-    only those calls set the pause (:meth:`note`) or wait for it before a retry; every other
-    call on the session ignores it.
-    """
-
-    __slots__ = ("_interval", "_loop", "_next_slot", "_pause_until")
-
-    def __init__(self, max_per_second: float | None) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._interval = 1.0 / max_per_second if max_per_second else 0.0
-        self._next_slot = 0.0
-        self._pause_until = 0.0
-
-    def pause(self, seconds: float) -> None:
-        """Hold every new request for ``seconds`` from now (extends, never shortens)."""
-        until = self._loop.time() + seconds
-        self._pause_until = max(self._pause_until, until)
-
-    def note(self, error: AdGateError) -> None:
-        """Pause the batch when one of its calls got a 429/503 carrying Retry-After."""
-        if (isinstance(error, APIStatusError) and error.status in PAUSE_STATUSES
-                and error.retry_after is not None):
-            # Capped like the retry wait: a far-off date must not stall a batch for hours.
-            self.pause(min(error.retry_after, _config.RETRY_AFTER_CAP))
-
-    def ready(self) -> bool:
-        """True when a request may start now without waiting (the common case)."""
-        return not self._interval and self._pause_until <= self._loop.time()
-
-    async def wait_pause(self) -> None:
-        """Wait out the shared pause only (a retry is not a new start for the rate)."""
-        while True:  # a pause may be extended while we sleep
-            left = self._pause_until - self._loop.time()
-            if left <= 0:
-                return
-            await asyncio.sleep(left)
-
-    async def wait(self) -> None:
-        """Wait out the pause, then take the next start slot of the rate limit."""
-        await self.wait_pause()
-        if not self._interval:
-            return
-        now = self._loop.time()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-            await self.wait_pause()  # a pause may have begun meanwhile
-
-
-def check_concurrency(concurrency: object, pool_size: int | None) -> int:
-    concurrency = check_positive_int("concurrency", concurrency, _config.BULK_CONCURRENCY_MAX)
-    if pool_size is not None and concurrency > pool_size:
-        raise InvalidParameterError(
-            "concurrency",
-            f"must not exceed the connection pool size ({pool_size}); lower it or create "
-            "the session with a larger max_connections",
-            concurrency,
-        )
-    return concurrency
-
-
-def check_rate(max_per_second: object) -> float | None:
-    """None, or a finite rate of at least ``MIN_PER_SECOND`` (so that the interval between
-    two starts is finite: a rate of 5e-324 would wait forever)."""
-    if max_per_second is None:
-        return None
-    rate = check_non_negative("max_per_second", max_per_second, allow_zero=False)
-    floor = _config.MIN_PER_SECOND
-    if rate < floor:  # at or above the floor, the interval (at most 1 / floor) is finite
-        raise InvalidParameterError(
-            "max_per_second",
-            f"must be at least {floor} (one user per {1 / floor:.0f} s), or None for no limit",
-            rate,
-        )
-    return rate
-
+I = TypeVar("I")  # noqa: E741  an input item (a user id)
+V = TypeVar("V")  # what fetch returns for one item
+R = TypeVar("R", bound=BatchResult)
+R_co = TypeVar("R_co", bound=BatchResult, covariant=True)
+#: ``fetch(item, throttle)``: one item's call; its failure is an AdGateError.
+Fetch = Callable[[I, Throttle], Awaitable[V]]
+#: ``make(item, index, value, error)``: the result for one item (value or error is None).
+MakeResult = Callable[[I, int, "V | None", "AdGateError | None"], R]
 
 _DONE: Final = object()
 
-#: What a batch raises when its session was closed under it (in-flight users get no result).
-SESSION_CLOSED_MESSAGE: Final = (
-    "the AsyncSession was closed while a gather_users/iter_users batch was running; "
-    "the batch was stopped"
-)
+
+def closed_message(name: str) -> str:
+    """What a batch raises when its session was closed under it (in-flight items get no
+    result)."""
+    return (f"the AsyncSession was closed while a {name} batch was running; "
+            "the batch was stopped")
 
 
-class _Source:
-    """Hands the input out to the workers as ``(index, user_id)``, lazily.
+class Job(Generic[I, V, R]):
+    """One batch, before it runs: what to fetch, how to make a result, and when the session
+    under it counts as closed (``closed()``; ``name`` is the call, for messages)."""
+
+    __slots__ = ("closed", "fetch", "items", "make", "max_per_second", "name", "on_progress")
+
+    def __init__(
+        self,
+        items: Iterable[I] | AsyncIterable[I],
+        fetch: Fetch[I, V],
+        make: MakeResult[I, V, R],
+        *,
+        name: str,
+        closed: Callable[[], bool],
+        max_per_second: float | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.items = items
+        self.fetch = fetch
+        self.make = make
+        self.name = name
+        self.closed = closed
+        self.max_per_second = max_per_second
+        self.on_progress = on_progress
+
+
+class _Source(Generic[I]):
+    """Hands the input out to the workers as ``(index, item)``, lazily.
 
     A plain iterable is advanced without any await (so no two workers can interleave); it
     runs on the event loop, so its ``next()`` must not block. An async iterable is advanced
@@ -171,78 +107,64 @@ class _Source:
 
     __slots__ = ("_aiter", "_index", "_iter", "_lock", "total")
 
-    def __init__(self, user_ids: Iterable[str] | AsyncIterable[str]) -> None:
-        self.total = len(user_ids) if isinstance(user_ids, Sized) else None
+    def __init__(self, items: Iterable[I] | AsyncIterable[I]) -> None:
+        self.total = len(items) if isinstance(items, Sized) else None
         self._index = 0
-        self._iter: Iterator[str] | None = None
-        self._aiter: AsyncIterator[str] | None = None
-        if isinstance(user_ids, AsyncIterable):
-            self._aiter = aiter(user_ids)
+        self._iter: Iterator[I] | None = None
+        self._aiter: AsyncIterator[I] | None = None
+        if isinstance(items, AsyncIterable):
+            self._aiter = aiter(items)
             self._lock = asyncio.Lock()
         else:
-            self._iter = iter(user_ids)
+            self._iter = iter(items)
 
-    async def next(self) -> tuple[int, str] | None:
-        """The next id with its input index, or None once the input is exhausted."""
+    async def next(self) -> tuple[int, I] | None:
+        """The next item with its input index, or None once the input is exhausted."""
         if self._iter is not None:
             try:
-                user_id = next(self._iter)
+                item = next(self._iter)
             except StopIteration:
                 return None
         else:
             assert self._aiter is not None
             async with self._lock:
                 try:
-                    user_id = await anext(self._aiter)
+                    item = await anext(self._aiter)
                 except StopAsyncIteration:
                     return None
                 index = self._index  # taken under the lock: indexes follow the input
                 self._index = index + 1
-                return index, user_id
+                return index, item
         index = self._index
         self._index = index + 1
-        return index, user_id
+        return index, item
 
 
-class _Batch:
-    """What one batch's workers share: the input, the throttle, the progress counters,
-    and the worker tasks themselves."""
+class _Batch(Generic[I, V, R]):
+    """What one running batch's workers share: the input, the throttle, the progress
+    counters, and the worker tasks themselves."""
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        user_ids: Iterable[str] | AsyncIterable[str],
-        *,
-        options: str,
-        max_per_second: float | None,
-        on_progress: ProgressCallback | None,
-    ) -> None:
-        self.session = session
-        self.source = _Source(user_ids)
-        self.throttle = Throttle(max_per_second)
-        self.options = options
-        self.on_progress = on_progress
+    def __init__(self, job: Job[I, V, R]) -> None:
+        self.job = job
+        self.source = _Source(job.items)
+        self.throttle = Throttle(job.max_per_second)
+        self.on_progress = job.on_progress
+        self._fetch = job.fetch
+        self._make = job.make
         self.done = 0
         self.errors = 0
-        self._decode = session._decode_history
         self.tasks: list[asyncio.Task[None]] = []
         self.consumer: asyncio.Task[Any] | None = None
 
-    async def fetch(self, index: int, user_id: str) -> UserResult:
-        """One user's call, its failure turned into a result (only AdGateError is).
-
-        The batch's throttle goes with the call: its 429/503 pauses this batch, and its
-        retries wait for this batch's pause; no other call on the session is affected.
-        """
-        session = self.session
+    async def fetch(self, index: int, item: I) -> R:
+        """One item's call, its failure turned into a result (only AdGateError is)."""
         try:
-            url, redacted = session._history_url(user_id, self.options)
-            history: History = await session._send(url, redacted, self._decode, self.throttle)
+            value = await self._fetch(item, self.throttle)
         except AdGateError as exc:
-            return UserResult(user_id=str(user_id), index=index, error=exc)
-        return UserResult(user_id=user_id, index=index, history=history)
+            return self._make(item, index, None, exc)
+        return self._make(item, index, value, None)
 
-    def count(self, result: UserResult) -> None:
+    def count(self, result: R) -> None:
         self.done += 1
         if result.error is not None:
             self.errors += 1
@@ -280,34 +202,25 @@ class _Batch:
     def abort_error(self, exc: BaseException) -> BaseException:
         """What to raise for a failure that ends the batch: the session's closing is told
         as such, not as the HTTP library's bare "Session is closed"."""
-        if isinstance(exc, RuntimeError) and self.session.closed:
-            error = RuntimeError(SESSION_CLOSED_MESSAGE)
+        if isinstance(exc, RuntimeError) and self.job.closed():
+            error = RuntimeError(closed_message(self.job.name))
             error.__cause__ = exc
             return error
         return exc
 
 
-async def gather_batch(
-    session: AsyncSession,
-    user_ids: Iterable[str] | AsyncIterable[str],
-    *,
-    concurrency: int,
-    options: str,
-    max_per_second: float | None,
-    on_progress: ProgressCallback | None,
-) -> list[UserResult]:
+async def gather_batch(job: Job[I, V, R], concurrency: int) -> list[R]:
     """Every result in input order. Workers write straight into the list: no queues."""
-    batch = _Batch(session, user_ids, options=options, max_per_second=max_per_second,
-                   on_progress=on_progress)
-    out: list[UserResult | None] = []
+    batch = _Batch(job)
+    out: list[R | None] = []
     source, throttle, fetch = batch.source, batch.throttle, batch.fetch
 
     async def work() -> None:
-        while (item := await source.next()) is not None:
+        while (taken := await source.next()) is not None:
             if not throttle.ready():
                 await throttle.wait()
-            index, user_id = item
-            result = await fetch(index, user_id)
+            index, item = taken
+            result = await fetch(index, item)
             if index >= len(out):
                 out.extend([None] * (index + 1 - len(out)))
             out[index] = result
@@ -315,7 +228,7 @@ async def gather_batch(
 
     batch.start(concurrency, work)
     try:
-        await asyncio.gather(*batch.tasks)  # the first failure (not a user's) aborts
+        await asyncio.gather(*batch.tasks)  # the first failure (not an item's) aborts
     except RuntimeError as exc:
         error = batch.abort_error(exc)
         if error is exc:
@@ -323,39 +236,48 @@ async def gather_batch(
         raise error from exc
     finally:
         await batch.stop()
-    return cast("list[UserResult]", out)  # every slot is filled by now
+    return cast("list[R]", out)  # every slot is filled by now
 
 
 async def _stream_worker(
-    batch: _Batch,
+    batch: _Batch[Any, Any, Any],
     slots: asyncio.Semaphore,
-    results: asyncio.Queue[UserResult | BaseException | object],
+    results: asyncio.Queue[object],
 ) -> None:
-    """One worker of ``iter_users``. It holds no reference to the iterator object, so an
-    iterator dropped by its consumer can be collected (and stop the workers)."""
+    """One worker of a :class:`BatchIterator`. It holds no reference to the iterator
+    object, so an iterator dropped by its consumer can be collected (and stop the workers)."""
     source, throttle, fetch, put = batch.source, batch.throttle, batch.fetch, results.put_nowait
     try:
         while True:
-            await slots.acquire()  # before taking an id: a slow consumer stops us here
-            item = await source.next()
-            if item is None:
+            await slots.acquire()  # before taking an item: a slow consumer stops us here
+            taken = await source.next()
+            if taken is None:
                 slots.release()
                 return
             if not throttle.ready():
                 await throttle.wait()
-            index, user_id = item
-            # No local keeps the result: a worker must not hold the last user's history
+            index, item = taken
+            # No local keeps the result: a worker must not hold the last item's value
             # alive while it waits for the next answer (it costs memory and cache).
-            put(await fetch(index, user_id))
+            put(await fetch(index, item))
     except Exception as exc:  # the input failed, or a bug: abort the batch
-        put(exc)
+        put(_Failure(exc))
     finally:
         put(_DONE)
 
 
-class UserResultIterator:
-    """What :meth:`AsyncSession.iter_users` returns: an async iterator of
-    :class:`UserResult`, and an async context manager that stops the batch on exit::
+class _Failure:
+    """A failure that ends the batch, on its way from a worker to the consumer."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class BatchIterator(Generic[R_co]):
+    """What the ``iter_*`` calls return: an async iterator of results, and an async context
+    manager that stops the batch on exit::
 
         async with session.iter_users(ids) as results:
             async for result in results:
@@ -367,52 +289,39 @@ class UserResultIterator:
     dropping the iterator cancels them.
     """
 
-    __slots__ = ("_args", "_batch", "_closed", "_concurrency", "_finished", "_next_index",
-                 "_ordered", "_pending", "_results", "_slots", "_window")
+    __slots__ = ("_batch", "_closed", "_concurrency", "_finished", "_job", "_next_index",
+                 "_ordered", "_pending", "_results", "_slots")
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        user_ids: Iterable[str] | AsyncIterable[str],
-        *,
-        concurrency: int,
-        window: int,
-        options: str,
-        max_per_second: float | None,
-        on_progress: ProgressCallback | None,
-        ordered: bool = False,
-    ) -> None:
-        self._args = (session, user_ids, options, max_per_second, on_progress)
+    def __init__(self, job: Job[Any, Any, R_co], *, concurrency: int, window: int,
+                 ordered: bool = False) -> None:
+        self._job = job
         self._concurrency = concurrency
-        self._window = window
         self._ordered = ordered
-        self._batch: _Batch | None = None
+        self._batch: _Batch[Any, Any, R_co] | None = None
         self._closed = False
         self._finished = 0
         self._next_index = 0
-        self._pending: dict[int, UserResult] = {}  # ordered: done, waiting for earlier ones
-        self._results: asyncio.Queue[UserResult | BaseException | object] = asyncio.Queue()
+        self._pending: dict[int, R_co] = {}  # ordered: done, waiting for earlier ones
+        self._results: asyncio.Queue[object] = asyncio.Queue()
         self._slots = asyncio.Semaphore(window)
 
-    def __aiter__(self) -> UserResultIterator:
+    def __aiter__(self) -> BatchIterator[R_co]:
         return self
 
-    async def __aenter__(self) -> UserResultIterator:
+    async def __aenter__(self) -> BatchIterator[R_co]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _start(self) -> _Batch:
-        session, user_ids, options, max_per_second, on_progress = self._args
-        batch = self._batch = _Batch(session, user_ids, options=options,
-                                     max_per_second=max_per_second, on_progress=on_progress)
+    def _start(self) -> _Batch[Any, Any, R_co]:
+        batch = self._batch = _Batch(self._job)
         batch.tie_to(asyncio.current_task())
         slots, results = self._slots, self._results
         batch.start(self._concurrency, lambda: _stream_worker(batch, slots, results))
         return batch
 
-    async def __anext__(self) -> UserResult:
+    async def __anext__(self) -> R_co:
         batch = self._batch
         if batch is None:
             if self._closed:
@@ -432,16 +341,17 @@ class UserResultIterator:
                 if self._finished == self._concurrency:
                     break
                 item = await results.get()
-                if type(item) is UserResult:
-                    batch.count(item)
+                if item is _DONE:
+                    self._finished += 1
+                elif type(item) is _Failure:
+                    raise batch.abort_error(item.exc)
+                else:
+                    result = cast("R_co", item)
+                    batch.count(result)
                     if not ordered:
                         slots.release()
-                        return item
-                    self._pending[item.index] = item
-                elif item is _DONE:
-                    self._finished += 1
-                else:
-                    raise batch.abort_error(cast("BaseException", item))
+                        return result
+                    self._pending[result.index] = result
         except BaseException:
             self._closed = True
             await batch.stop()

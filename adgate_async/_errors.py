@@ -1,4 +1,4 @@
-"""The exception tree, the status-to-exception mapping, and the caps on what an error keeps.
+"""The exception tree, and the caps on what an error keeps.
 
 Every exception the client raises on purpose derives from :class:`AdGateError`::
 
@@ -19,19 +19,20 @@ Every exception the client raises on purpose derives from :class:`AdGateError`::
 
 None of them ever holds the API key: URLs are stored with ``api_key=***``, and any text that
 came from the server or from aiohttp is scrubbed (see :mod:`._redact`) before it is stored.
+Every error is built whole: its request (method, redacted URL, attempt number) is given to
+its constructor, and nothing is filled in afterwards.
 None of them holds much either: ``message`` is at most ``MAX_ERROR_MESSAGE_CHARS`` characters
 and a kept ``body`` at most ``MAX_ERROR_BODY_BYTES`` bytes (both in :mod:`._config`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Final
 
-import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
-from ._redact import Redactor
+from ._config import MAX_ERROR_MESSAGE_CHARS
 
 __all__ = [
     "APIStatusError",
@@ -45,7 +46,6 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
-    "Redactor",
     "ResponseTooLargeError",
     "ServerError",
     "TransportError",
@@ -83,23 +83,6 @@ def clip_text(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS, total: int | None
     return text[: max(0, limit - len(note))] + note
 
 
-def scrub_text(redactor: Redactor, text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
-    """``text`` without the key, cut to ``limit`` characters (only the part kept is
-    scanned, plus enough to catch a spelling that starts inside it)."""
-    window = text[: limit + redactor.longest]
-    clean = redactor.text(window)
-    if len(window) == len(text):
-        return clip_text(clean, limit)
-    return clip_text(clean, limit, total=len(text))
-
-
-def scrub_body(redactor: Redactor, body: bytes, limit: int = MAX_ERROR_BODY_BYTES) -> bytes:
-    """The first ``limit`` bytes of ``body``, without the key."""
-    if len(body) <= limit:
-        return redactor.data(body)
-    return redactor.data(body[: limit + redactor.longest])[:limit]
-
-
 def _rebuild(cls: type[AdGateError], args: tuple[Any, ...], state: dict[str, Any]) -> AdGateError:
     exc = cls.__new__(cls)
     exc.args = args
@@ -124,11 +107,26 @@ class InvalidParameterError(AdGateError, ValueError):
         self.rule = rule
 
 
+# Ints up to this many bits (about 77 digits) are shown as they are; a longer one is
+# described by its size (turning it into text can fail, and would print thousands of digits).
+_SHOWN_INT_BITS: Final = 256
+_SHOWN_CHARS: Final = 80
+
+
 def _describe(value: object) -> str:
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f"{text}: {type(value).__name__}"
+    """``value`` as an error may show it, whatever it is: never raises, never long."""
+    kind = type(value).__name__
+    if isinstance(value, int) and int(value).bit_length() > _SHOWN_INT_BITS:
+        number = int(value)
+        digits = int(math.log10(abs(number))) + 1  # math.log10 takes ints of any size
+        return f"{'a negative' if number < 0 else 'an'} int of about {digits} digits"
+    try:
+        text = repr(value)
+    except Exception:  # e.g. a container holding a huge int, or a broken __repr__
+        return f"a {kind} that cannot be shown"
+    if len(text) > _SHOWN_CHARS:
+        text = text[: _SHOWN_CHARS - 3] + "..."
+    return f"{text}: {kind}"
 
 
 class _RequestError(AdGateError):
@@ -253,7 +251,7 @@ class ResponseTooLargeError(TransportError):
     Never retried. ``limit`` and ``size`` (the announced length, when known) say by how much.
     """
 
-    def __init__(self, limit: int, size: int | None, *, method: str = "GET", url: str = "",
+    def __init__(self, limit: int, size: int | None, *, method: str, url: str,
                  attempts: int = 1) -> None:
         told = f"{size:,} bytes announced" if size is not None else "no length announced"
         super().__init__(
@@ -286,137 +284,3 @@ class DecodeError(_RequestError):
         self.path = path
         self.status = status
         self.body = body
-
-
-# --------------------------------------------------------------------- status mapping
-
-_BAN_CODES: dict[str, type[BannedError]] = {
-    "USER_BANNED": UserBannedError,
-    "IP_BANNED": IPBannedError,
-}
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    403: BannedError,
-    404: NotFoundError,
-    429: RateLimitError,
-}
-
-
-# A support id is a plain decimal number of at most this many digits; anything else is
-# dropped (None) rather than trusted.
-_SUPPORT_ID_DIGITS = 18
-_SUPPORT_ID_LIMIT = 10**_SUPPORT_ID_DIGITS
-# A code longer than this is not a code the client knows; it is kept cut to this length.
-_CODE_CHARS = 100
-
-
-def _as_support_id(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        if not value.is_integer():  # NaN and the infinities included
-            return None
-        value = int(value)
-    if isinstance(value, int):
-        return value if 0 <= value < _SUPPORT_ID_LIMIT else None
-    if isinstance(value, str):
-        # isdigit() alone also accepts "²", "①" and other digits int() refuses or misreads.
-        text = value.strip()
-        if 0 < len(text) <= _SUPPORT_ID_DIGITS and text.isascii() and text.isdigit():
-            return int(text)
-    return None
-
-
-def _as_text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def parse_error_body(body: bytes) -> tuple[str | None, str | None, int | None]:
-    """``(code, message, support_id)`` from an error body; ``None`` for each part missing.
-
-    Field by field: a part of an unexpected type or value is ignored on its own (becomes
-    None), so a stray ``"status": 403`` or a list-valued message never hides a ban's
-    ``error.code``. Never raises, whatever the bytes.
-    """
-    try:
-        doc = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
-        return None, None, None
-    if not isinstance(doc, dict):
-        return None, None, None
-    message = _as_text(doc.get("message"))
-    support_id = _as_support_id(doc.get("support_id"))
-    code: str | None = None
-    detail = doc.get("error")
-    if isinstance(detail, dict):
-        code = _as_text(detail.get("code"))
-        message = _as_text(detail.get("message")) or message
-        if support_id is None:
-            support_id = _as_support_id(detail.get("support_id"))
-    elif isinstance(detail, str):
-        message = message or _as_text(detail)
-    return code, message, support_id
-
-
-def error_for_status(
-    *,
-    status: int,
-    reason: str | None,
-    body: bytes,
-    headers: CIMultiDictProxy[str],
-    method: str,
-    url: str,
-    redactor: Redactor,
-    retry_after: float | None = None,
-) -> APIStatusError:
-    """Build the typed error for a non-2xx answer: the body, message, code and headers are
-    scrubbed of the key, and the message and the kept body are cut to their caps."""
-    code, message, support_id = parse_error_body(body)
-    if 300 <= status < 400:
-        location = headers.get("Location")
-        message = message or (f"unexpected redirect to {location}" if location else None)
-    cls: type[APIStatusError]
-    if status == 403 and code in _BAN_CODES:
-        cls = _BAN_CODES[code]
-    elif 500 <= status <= 599:
-        cls = ServerError
-    else:
-        cls = _STATUS_CLASSES.get(status, APIStatusError)
-    return cls(
-        scrub_text(redactor, message or reason or "error"),
-        status=status,
-        code=None if code is None else scrub_text(redactor, code, _CODE_CHARS),
-        support_id=support_id,
-        retry_after=retry_after,
-        method=method,
-        url=url,
-        headers=redactor.headers(headers.items()),
-        body=scrub_body(redactor, body),
-    )
-
-
-def http_parse_message(message: str, redactor: Redactor) -> str:
-    """What aiohttp's HTTP parser says went wrong, without the dump of the bytes it could
-    not read: its description, then a short excerpt around the point it marks with ``^``.
-
-    Seen, for example, when a server sends more bytes than its Content-Length announced:
-    the parser reads the answer, fails on the extra bytes, and the answer is lost with them.
-    """
-    head, _, dump = message.partition("\n\n")
-    text = "invalid HTTP from the server: " + " ".join(head.split()).rstrip(":")
-    lines = dump.strip("\n").split("\n")
-    if len(lines) >= 2 and "^" in lines[1]:
-        start = max(0, lines[1].index("^") - 10)
-        excerpt = redactor.excerpt(lines[0], start, 60).strip()
-        if excerpt:
-            text += f"; near where it failed: {excerpt}"
-    return redactor.text(text)
-
-
-def decode_error_path(message: str) -> str | None:
-    """The ``$.a[0].b`` path msgspec puts at the end of a validation message, if any."""
-    marker = " - at `"
-    at = message.rfind(marker)
-    if at < 0 or not message.endswith("`"):
-        return None
-    return message[at + len(marker) : -1]

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._config import REDACTED
+from ._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS, REDACTED
+from ._errors import clip_text
 
-__all__ = ["Redactor"]
+__all__ = ["Redactor", "scrub_body", "scrub_text"]
 
 # The two-character escapes JSON has for some characters (besides \uXXXX for any of them).
 _JSON_SHORT = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r",
@@ -144,3 +145,20 @@ class Redactor:
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> CIMultiDictProxy[str]:
         return CIMultiDictProxy(CIMultiDict((self.text(k), self.text(v)) for k, v in headers))
+
+
+def scrub_text(redactor: Redactor, text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
+    """``text`` without the key, cut to ``limit`` characters (only the part kept is
+    scanned, plus enough to catch a spelling that starts inside it)."""
+    window = text[: limit + redactor.longest]
+    clean = redactor.text(window)
+    if len(window) == len(text):
+        return clip_text(clean, limit)
+    return clip_text(clean, limit, total=len(text))
+
+
+def scrub_body(redactor: Redactor, body: bytes, limit: int = MAX_ERROR_BODY_BYTES) -> bytes:
+    """The first ``limit`` bytes of ``body``, without the key."""
+    if len(body) <= limit:
+        return redactor.data(body)
+    return redactor.data(body[: limit + redactor.longest])[:limit]

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar, Unpack
 
 import msgspec
 from multidict import CIMultiDictProxy
 
 from ._config import MAX_ERROR_BODY_BYTES
-from ._errors import DecodeError, decode_error_path, scrub_body, scrub_text
-from ._redact import Redactor
+from ._endpoints import history as _history
+from ._endpoints import personalized as _personalized
+from ._endpoints.history import HistoryOptions
+from ._endpoints.personalized import PersonalizedOptions
+from ._errors import DecodeError
+from ._redact import Redactor, scrub_body, scrub_text
+from ._transport import GET, Answer, Request
+from .models.history import History
+from .models.personalized import Personalized
 
 T = TypeVar("T")
 
@@ -23,7 +31,8 @@ _TRAILING = re.compile(r"JSON is malformed: trailing characters \(byte (\d+)\)")
 _WHITESPACE = b" \t\r\n"
 
 
-def _describe(exc: BaseException, body: bytes) -> str:
+def _failure_text(exc: BaseException, body: bytes) -> str:
+    """What went wrong decoding ``body``, in words (never the exception's type name)."""
     if isinstance(exc, UnicodeDecodeError):
         return f"a string is not valid UTF-8 (byte {exc.start})"
     if isinstance(exc, RecursionError):
@@ -31,11 +40,11 @@ def _describe(exc: BaseException, body: bytes) -> str:
     text = str(exc)
     trailing = _TRAILING.fullmatch(text)
     if trailing is not None:
-        return _describe_trailing(body, int(trailing.group(1)))
+        return _trailing_text(body, int(trailing.group(1)))
     return text
 
 
-def _describe_trailing(body: bytes, at: int) -> str:
+def _trailing_text(body: bytes, at: int) -> str:
     """Say exactly what is wrong with a complete JSON document followed by other bytes."""
     # msgspec reports the position just past the first stray byte.
     start = at - 1 if 0 < at <= len(body) and body[at - 1] not in _WHITESPACE else at
@@ -43,6 +52,15 @@ def _describe_trailing(body: bytes, at: int) -> str:
     return (f"JSON is malformed: a complete JSON document ends at byte {end}, followed by "
             f"{len(body) - end:,} more bytes that are not only whitespace "
             f"(from byte {start}: {body[start:start + 40]!r})")
+
+
+def decode_error_path(message: str) -> str | None:
+    """The ``$.a[0].b`` path msgspec puts at the end of a validation message, if any."""
+    marker = " - at `"
+    at = message.rfind(marker)
+    if at < 0 or not message.endswith("`"):
+        return None
+    return message[at + len(marker) : -1]
 
 
 def decode_body(
@@ -59,7 +77,7 @@ def decode_body(
     try:
         return decoder.decode(body)
     except DECODE_FAILURES as exc:
-        message = _describe(exc, body)
+        message = _failure_text(exc, body)
     # Raised outside the except block, so no msgspec exception is chained onto ours.
     raise _decode_error(f"response body does not match {decoder.type.__name__}: {message}",
                         decode_error_path(message), status, body, method, url, attempts,
@@ -118,12 +136,21 @@ class RawResponse(Generic[T]):
         self._decoder = decoder
         self._redactor = redactor
 
+    @classmethod
+    def of(cls, answer: Answer, decoder: msgspec.json.Decoder[T],
+           redactor: Redactor) -> RawResponse[T]:
+        """The raw response for a 2xx answer (its headers scrubbed of the key)."""
+        return cls(status=answer.status, headers=redactor.headers(answer.headers.items()),
+                   content=answer.body, method=GET, url=answer.request.redacted,
+                   attempts=answer.attempt, elapsed=answer.elapsed, decoder=decoder,
+                   redactor=redactor)
+
     def json(self) -> Any:
         """The body as plain Python objects (dicts, lists, ...)."""
         try:
             return msgspec.json.decode(self.content)
         except DECODE_FAILURES as exc:
-            message = _describe(exc, self.content)
+            message = _failure_text(exc, self.content)
         raise _decode_error(f"response body is not valid JSON: {message}", None, self.status,
                             self.content, self.method, self.url, self.attempts, self._redactor)
 
@@ -137,3 +164,35 @@ class RawResponse(Generic[T]):
     def __repr__(self) -> str:
         return (f"<RawResponse {self.status} {self.method} {self.url} "
                 f"({len(self.content)} bytes)>")
+
+
+class RawResponseCalls:
+    """``session.with_raw_response``: each call returns a :class:`RawResponse`.
+
+    Built by the session with its own request builders and ``raw(request, decoder)``, the
+    call that sends a request (retries included) and keeps the answer undecoded.
+    """
+
+    __slots__ = ("_history", "_personalized", "_raw")
+
+    def __init__(
+        self,
+        raw: Callable[[Request, msgspec.json.Decoder[Any]], Awaitable[RawResponse[Any]]],
+        history: Callable[[object, HistoryOptions], Request],
+        personalized: Callable[[object, PersonalizedOptions], Request],
+    ) -> None:
+        self._raw = raw
+        self._history = history
+        self._personalized = personalized
+
+    async def get_history(
+        self, user_id: str, **options: Unpack[HistoryOptions]
+    ) -> RawResponse[History]:
+        """Like :meth:`AsyncSession.get_history`, but undecoded."""
+        return await self._raw(self._history(user_id, options), _history.DECODER)
+
+    async def get_personalized(
+        self, uid: str, **options: Unpack[PersonalizedOptions]
+    ) -> RawResponse[Personalized]:
+        """Like :meth:`AsyncSession.get_personalized`, but undecoded."""
+        return await self._raw(self._personalized(uid, options), _personalized.DECODER)

@@ -5,18 +5,17 @@ Retried: transport faults (connection refused or reset, DNS, timeouts, a body cu
 does not decode, a bad argument, a cancellation.
 
 The first attempt is made by the session directly; only after a retryable failure does the
-tenacity loop start, so the success path carries none of the retry machinery.
+tenacity loop start, so the success path carries none of the retry machinery. A batch may
+pass its :class:`Gate`: its shared pause then holds each retry, and each failure may set it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import math
+import logging
 import random as _random
-import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -24,6 +23,8 @@ from . import _config
 from ._errors import AdGateError, APIStatusError, APITimeoutError, TransportError
 
 T = TypeVar("T")
+
+_log = logging.getLogger(_config.LOGGER_NAME)
 
 #: Statuses worth another try: request timeout, too many requests, and every 5xx.
 RETRY_STATUSES = frozenset({408, 429, *range(500, 600)})
@@ -41,29 +42,13 @@ def retry_reason(exc: BaseException) -> str | None:
     return None
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP-date.
+class Gate(Protocol):
+    """A batch's shared pause, as the retry loop sees it (``_throttle.Throttle`` is one): each
+    failed attempt is shown to it, and each retry first waits until it opens."""
 
-    Returns None when the header is absent or unreadable (the backoff applies then).
-    A date in the past gives 0.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # not a valid HTTP-date (those are always GMT)
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    def note(self, error: AdGateError) -> None: ...
+
+    async def wait_pause(self) -> None: ...
 
 
 class RetryPolicy:
@@ -108,16 +93,63 @@ class RetryPolicy:
         base = min(self.backoff * 2.0 ** (retry_number - 1), self.backoff_max)
         return base * (1.0 - _config.RETRY_JITTER * self.random())
 
+    async def send(
+        self,
+        attempt: Callable[[int], Awaitable[T]],
+        *,
+        label: str,
+        on_retry: Callable[[str, float], None],
+        on_failure: Callable[[AdGateError], None],
+        gate: Gate | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> T:
+        """One call: attempt 1 made directly (no retry machinery on the success path), then,
+        only after a retryable failure, :meth:`retry`.
+
+        ``label`` names the call in the log (the redacted URL); ``on_retry(reason, delay)``
+        is told of each retry, ``on_failure(error)`` of the error the call ends with;
+        ``check()``, called before each retry, may raise to stop the call (e.g. its session
+        was closed meanwhile).
+        """
+        try:
+            return await attempt(1)
+        except AdGateError as exc:
+            error = exc
+        # Outside the except block from here on: nothing gets chained onto the error.
+        if gate is not None:
+            gate.note(error)
+        if self.max_retries and self.should_retry(error):
+
+            async def again(number: int) -> T:
+                if check is not None:
+                    check()
+                return await attempt(number)
+
+            def told(exc: BaseException, delay: float, number: int) -> None:
+                reason = retry_reason(exc) or "other"
+                on_retry(reason, delay)
+                _log.info("retrying GET %s in %.2f s (attempt %d of %d) after %s",
+                          label, delay, number, self.max_retries + 1, reason)
+
+            try:
+                return await self.retry(error, again, told, gate)
+            except AdGateError as exc:
+                error = exc
+        on_failure(error)
+        raise error
+
     async def retry(
         self,
         first: AdGateError,
         attempt: Callable[[int], Awaitable[T]],
         on_retry: Callable[[BaseException, float, int], None],
+        gate: Gate | None = None,
     ) -> T:
         """Go on after ``first`` (the failure of attempt 1) until success or the budget ends.
 
         ``attempt(n)`` makes attempt number ``n``; ``on_retry(exc, delay, n)`` is told of each
-        sleep before attempt ``n``. The error raised in the end is the typed one of the last
+        sleep before attempt ``n``. With a ``gate``, each retry first waits out its pause, and
+        each failure is noted by it. The error raised in the end is the typed one of the last
         attempt, never tenacity's ``RetryError``.
         """
         replay: list[AdGateError] = [first]
@@ -128,7 +160,14 @@ class RetryPolicy:
             if replay:  # attempt 1 already ran: let tenacity see its outcome first
                 raise replay.pop()
             number += 1
-            return await attempt(number)
+            if gate is None:
+                return await attempt(number)
+            await gate.wait_pause()
+            try:
+                return await attempt(number)
+            except AdGateError as exc:
+                gate.note(exc)
+                raise
 
         def before_sleep(state: RetryCallState) -> None:
             assert state.outcome is not None

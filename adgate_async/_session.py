@@ -1,72 +1,52 @@
-"""AsyncSession: the lifecycle of the HTTP pool, and the one request path every call takes.
+"""AsyncSession: configuration, the lifecycle of the HTTP pool, and the public calls.
 
-caller -> validation (_params) -> URL -> attempt (aiohttp) -> status mapping (_errors)
-       -> decode (_response) -> model;  retryable failures -> _retry -> attempt again.
+Each call flows one way: its options are checked and its request built by its endpoint
+module (:mod:`._endpoints`), one attempt is made by :mod:`._transport` (a 2xx answer or a
+typed error, status mapping included), failures are retried by :mod:`._retry`, and the
+answer is decoded by :mod:`._response`. Batches run on :mod:`._bulk`, which the session
+hands a fetch function; nothing below the session knows it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import AsyncIterable, Callable, Iterable
-from types import TracebackType
-from typing import Any, Final, TypeVar
-from urllib.parse import quote
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from functools import partial
+from typing import Any, Final, TypeVar, Unpack
 
 import aiohttp
 import msgspec
-from multidict import CIMultiDictProxy
-from yarl import URL
 
 from . import _config, _params
-from ._bulk import (
-    ProgressCallback,
-    Throttle,
+from ._bulk import BatchIterator, BatchResult, Job, MakeResult, ProgressCallback, gather_batch
+from ._endpoints import history as _history
+from ._endpoints import personalized as _personalized
+from ._endpoints.history import HistoryOptions
+from ._endpoints.personalized import PersonalizedOptions
+from ._errors import DecodeError, InvalidParameterError
+from ._pool import Pool
+from ._redact import Redactor
+from ._response import RawResponse, RawResponseCalls, decode_body
+from ._results import (
+    PersonalizedResult,
     UserResult,
     UserResultIterator,
-    check_concurrency,
-    check_rate,
-    gather_batch,
+    make_personalized_result,
+    make_user_result,
 )
-from ._errors import (
-    AdGateError,
-    APITimeoutError,
-    DecodeError,
-    IPBannedError,
-    Redactor,
-    ResponseTooLargeError,
-    TransportError,
-    UserBannedError,
-    error_for_status,
-    http_parse_message,
-    scrub_text,
-)
-from ._response import RawResponse, decode_body
-from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, retry_reason
+from ._retry import Gate, RetryPolicy
 from ._stats import SessionStats
+from ._throttle import Throttle
+from ._transport import GET, Answer, Request, Transport, timeout_seconds
 from ._version import __version__
-from .models.history import HISTORY_DECODER, History
-from .models.personalized import PERSONALIZED_DECODER, Personalized
+from .models.history import History
+from .models.personalized import Personalized
 
 __all__ = ["AsyncSession"]
 
-_log: Final = logging.getLogger(_config.LOGGER_NAME)
-_DEBUG: Final = logging.DEBUG
-_GET: Final = "GET"
-_USER_AGENT: Final = f"adgate-async/{__version__}"
-_HEADERS: Final = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
-# Faults a retry cannot fix: raised at once as a non-retryable TransportError.
-_PERMANENT_TRANSPORT_ERRORS: Final = (
-    aiohttp.ClientSSLError,
-    aiohttp.InvalidURL,
-    aiohttp.ServerFingerprintMismatch,
-)
+_HEADERS: Final = {"User-Agent": f"adgate-async/{__version__}", "Accept": "application/json"}
 
 T = TypeVar("T")
-R = TypeVar("R")
-# What to do with a 2xx answer: (status, body, headers, redacted URL, attempt number) -> R.
-_OnSuccess = Callable[[int, bytes, "CIMultiDictProxy[str]", str, int, float], R]
+R = TypeVar("R", bound=BatchResult)
 
 
 class AsyncSession:
@@ -116,7 +96,9 @@ class AsyncSession:
             "wall_id", wall_id
         )
         if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise _params.invalid("session", "must be an aiohttp.ClientSession or None", session)
+            raise InvalidParameterError(
+                "session", "must be an aiohttp.ClientSession or None", session
+            )
         self._redactor = redactor = Redactor(api_key)
         adgate = _params.check_base_url("adgate_base_url", adgate_base_url, redactor.text)
         self._revu_base_url = _params.check_base_url("revu_base_url", revu_base_url,
@@ -128,144 +110,79 @@ class AsyncSession:
         )
         if session is not None and timeout is _config.TIMEOUT:
             # A caller's session keeps its own timeout unless ``timeout=`` is passed.
-            self._timeout = session.timeout
-            self._timeout_seconds = _seconds(session.timeout)
+            client_timeout, seconds = session.timeout, timeout_seconds(session.timeout)
         else:
             if timeout is not None:
                 timeout = _params.check_non_negative("timeout", timeout, allow_zero=False)
-            self._timeout = aiohttp.ClientTimeout(total=timeout)
-            self._timeout_seconds = timeout
-        self._max_connections = _params.check_positive_int(
+            client_timeout, seconds = aiohttp.ClientTimeout(total=timeout), timeout
+        max_connections = _params.check_positive_int(
             "max_connections", max_connections, _config.MAX_CONNECTIONS_MAX
         )
-        self._max_response_bytes = _params.check_positive_int(
-            "max_response_bytes", max_response_bytes
-        )
+        max_response_bytes = _params.check_positive_int("max_response_bytes",
+                                                        max_response_bytes)
+        # Each endpoint's fixed URL parts (and the key's redacted twin), built once.
+        self._history = _history.HistoryURLs(adgate, aff_id=self._aff_id, api_key=api_key,
+                                             wall_code=self._wall_code)
+        self._personalized = _personalized.PersonalizedURLs(self._revu_base_url)
 
-        # The fixed part of every history URL, built once; the user id is appended per call.
-        fixed = (
-            f"{adgate}{_config.HISTORY_PATH}?aff_id={self._aff_id}&api_key={{}}"
-            f"&wall_code={quote(self._wall_code, safe='')}&user_id="
-        )
-        self._history_prefix = fixed.format(quote(api_key, safe=""))
-        self._history_prefix_redacted = fixed.format(_config.REDACTED)
-
-        self._client: aiohttp.ClientSession | None = session
-        self._owns_client = session is None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
-        # A caller's session keeps its own default headers: ours only fill in what it lacks.
-        self._headers = {
-            name: value for name, value in _HEADERS.items()
-            if session is None or name not in session.headers
-        }
+        self._pool = Pool(session, limit=max_connections, timeout=client_timeout,
+                          headers=_HEADERS)
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
-        self._decode_history = _Decode(HISTORY_DECODER, redactor)
-        self._decode_personalized = _Decode(PERSONALIZED_DECODER, redactor)
+        self._transport = Transport(
+            timeout=client_timeout, timeout_seconds=seconds,
+            max_response_bytes=max_response_bytes, redactor=redactor, stats=self.stats,
+            headers=self._pool.request_headers,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> AsyncSession:
-        self._http()
+        self._pool.client()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP pool (unless it was supplied by the caller). Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        client, self._client = self._client, None
-        if client is not None and self._owns_client:
-            await client.close()
+        await self._pool.close()
 
     @property
     def closed(self) -> bool:
         """True once :meth:`aclose` has been called."""
-        return self._closed
+        return self._pool.closed
 
     def __repr__(self) -> str:
         return (
             f"AsyncSession(aff_id={self._aff_id}, wall_code={self._wall_code!r}, "
-            f"wall_id={self._wall_id}, api_key={_config.REDACTED!r}, closed={self._closed})"
+            f"wall_id={self._wall_id}, api_key={_config.REDACTED!r}, closed={self.closed})"
         )
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("this AsyncSession is closed; create a new one")
-
-    def _http(self) -> aiohttp.ClientSession:
-        """The aiohttp session, created on first use inside the running loop."""
-        self._check_open()
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif loop is not self._loop:
-            raise RuntimeError(
-                "this AsyncSession is bound to another event loop; create one session per loop"
-            )
-        client = self._client
-        if client is None:
-            client = self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
-                timeout=self._timeout,
-                headers=self._headers,
-            )
-        return client
 
     # ----------------------------------------------------------------- public calls
 
-    async def get_history(
-        self,
-        user_id: str,
-        *,
-        lang: str | None = None,
-        continue_playing: bool | None = None,
-        offer_ids: Iterable[int] | None = None,
-    ) -> History:
+    async def get_history(self, user_id: str, **options: Unpack[HistoryOptions]) -> History:
         """Every offer ``user_id`` has interacted with, and the points earned on each.
 
-        ``lang`` is the browser's Accept-Language value; ``continue_playing=True`` asks for
-        the "Continue playing" offers; ``offer_ids`` filters by offer id.
+        Options (each optional): ``lang``, the browser's Accept-Language value;
+        ``continue_playing=True`` asks for the "Continue playing" offers; ``offer_ids``
+        filters by offer id. An unknown keyword is a TypeError, as for any function.
         """
-        options = _params.history_options(
-            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
-        )
-        return await self._get_history_prepared(user_id, options)
+        return await self._get(self._history_request(user_id, options), _history.DECODER)
 
     async def get_personalized(
-        self,
-        uid: str,
-        *,
-        numoffers: int,
-        wall: int | None = None,
-        sid3: str | None = None,
-        device: str | None = None,
-        ip: str | None = None,
-        os_version: float | None = None,
-        include_sortmetric: bool | None = None,
-        bid_floor: float | None = None,
-        experiment_id: str | None = None,
+        self, uid: str, **options: Unpack[PersonalizedOptions]
     ) -> Personalized:
         """The top ``numoffers`` (1..500) offers for user ``uid``, ranked best first.
 
-        ``wall`` defaults to the session's ``wall_id``. Fetch when about to render: the
-        answer is specific to the user and the moment. No API key is sent to this endpoint.
+        Options: ``numoffers`` (required); ``wall`` (default: the session's ``wall_id``);
+        ``sid3``, ``device`` (``"desktop"``, ``"ios"``, ``"android"``), ``ip`` (IPv4),
+        ``os_version``, ``include_sortmetric``, ``bid_floor``, ``experiment_id``. Fetch when
+        about to render: the answer is specific to the user and the moment. No API key is
+        sent to this endpoint.
         """
-        url = self._personalized_url(
-            uid, numoffers=numoffers, wall=wall, sid3=sid3, device=device, ip=ip,
-            os_version=os_version, include_sortmetric=include_sortmetric, bid_floor=bid_floor,
-            experiment_id=experiment_id,
-        )
-        return await self._send(url, url, self._decode_personalized)
+        return await self._get(self._personalized_request(uid, options),
+                               _personalized.DECODER)
 
     async def gather_users(
         self,
@@ -274,9 +191,7 @@ class AsyncSession:
         concurrency: int | None = None,
         max_per_second: float | None = None,
         on_progress: ProgressCallback | None = None,
-        lang: str | None = None,
-        continue_playing: bool | None = None,
-        offer_ids: Iterable[int] | None = None,
+        **options: Unpack[HistoryOptions],
     ) -> list[UserResult]:
         """The history of every user in ``user_ids``, fetched ``concurrency`` at a time.
 
@@ -287,13 +202,12 @@ class AsyncSession:
         under it does (a RuntimeError, no results). See :meth:`iter_users` for the other
         arguments.
         """
-        concurrency, options, rate = self._batch_args(
-            user_ids, concurrency=concurrency, max_per_second=max_per_second,
-            on_progress=on_progress, lang=lang, continue_playing=continue_playing,
-            offer_ids=offer_ids,
+        job, checked = self._job(
+            "gather_users", user_ids, concurrency, max_per_second, on_progress,
+            self._history.request, self._history_query(options), _history.DECODER,
+            make_user_result, "user_ids",
         )
-        return await gather_batch(self, user_ids, concurrency=concurrency, options=options,
-                                  max_per_second=rate, on_progress=on_progress)
+        return await gather_batch(job, checked)
 
     def iter_users(
         self,
@@ -304,9 +218,7 @@ class AsyncSession:
         buffer: int | None = None,
         max_per_second: float | None = None,
         on_progress: ProgressCallback | None = None,
-        lang: str | None = None,
-        continue_playing: bool | None = None,
-        offer_ids: Iterable[int] | None = None,
+        **options: Unpack[HistoryOptions],
     ) -> UserResultIterator:
         """Yield one :class:`UserResult` per input id, as soon as each completes.
 
@@ -327,8 +239,8 @@ class AsyncSession:
           one user's call are paced by the retry policy, not counted here).
         - ``on_progress(done, total, errors)``: called after each result; ``total`` is None
           when the input has no ``len()``.
-        - ``lang``, ``continue_playing``, ``offer_ids``: as for :meth:`get_history`, for every
-          user; checked here, before any request.
+        - ``**options`` (``lang``, ``continue_playing``, ``offer_ids``): as for
+          :meth:`get_history`, for every user; checked here, before any request.
 
         Whenever one of the batch's answers carries ``Retry-After`` with a 429 or 503, the
         whole batch holds new requests and retries until then (60 s at most per answer);
@@ -341,81 +253,51 @@ class AsyncSession:
         the session under a running batch stops it with a RuntimeError ("the AsyncSession
         was closed while ..."); results already yielded stand, users in flight get none.
         """
-        return self._batch(user_ids, concurrency=concurrency, ordered=ordered, buffer=buffer,
-                           max_per_second=max_per_second, on_progress=on_progress,
-                           lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
+        job, checked = self._job(
+            "iter_users", user_ids, concurrency, max_per_second, on_progress,
+            self._history.request, self._history_query(options), _history.DECODER,
+            make_user_result, "user_ids",
+        )
+        window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
+        return UserResultIterator(job, concurrency=checked, window=window, ordered=ordered)
 
-    def _batch(
+    async def gather_personalized(
         self,
-        user_ids: Iterable[str] | AsyncIterable[str],
+        uids: Iterable[str] | AsyncIterable[str],
         *,
-        concurrency: int | None,
-        ordered: bool,
-        buffer: int | None,
-        max_per_second: float | None,
-        on_progress: ProgressCallback | None,
-        lang: str | None,
-        continue_playing: bool | None,
-        offer_ids: Iterable[int] | None,
-    ) -> UserResultIterator:
-        """Validate everything, then hand over to the bulk engine (nothing runs until
-        the first item is asked for)."""
-        checked, options, rate = self._batch_args(
-            user_ids, concurrency=concurrency, max_per_second=max_per_second,
-            on_progress=on_progress, lang=lang, continue_playing=continue_playing,
-            offer_ids=offer_ids,
-        )
-        if buffer is None:
-            buffer = 4 * checked
-        else:
-            buffer = _params.check_int(
-                "buffer", buffer, checked, _config.BULK_BUFFER_MAX,
-                f"must be an int from concurrency ({checked}) to {_config.BULK_BUFFER_MAX}",
-            )
-        if not isinstance(ordered, bool):
-            raise _params.invalid("ordered", "must be a bool", ordered)
-        return UserResultIterator(
-            self, user_ids, concurrency=checked, window=buffer, options=options,
-            max_per_second=rate, on_progress=on_progress, ordered=ordered,
-        )
+        concurrency: int | None = None,
+        max_per_second: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[PersonalizedOptions],
+    ) -> list[PersonalizedResult]:
+        """The offers of every user in ``uids`` (a bulk ban check, say), in input order:
+        one :class:`PersonalizedResult` per id, the offers or the typed error (a
+        :class:`UserBannedError` for a banned user). The options (``numoffers`` required)
+        are those of :meth:`get_personalized`, the same for every user; the rest is as for
+        :meth:`gather_users`."""
+        job, checked = self._personalized_job("gather_personalized", uids, concurrency,
+                                              max_per_second, on_progress, options)
+        return await gather_batch(job, checked)
 
-    def _batch_args(
+    def iter_personalized(
         self,
-        user_ids: object,
+        uids: Iterable[str] | AsyncIterable[str],
         *,
-        concurrency: int | None,
-        max_per_second: float | None,
-        on_progress: ProgressCallback | None,
-        lang: str | None,
-        continue_playing: bool | None,
-        offer_ids: Iterable[int] | None,
-    ) -> tuple[int, str, float | None]:
-        """The checks every batch makes before any request: (concurrency, options, rate)."""
-        self._check_open()
-        if isinstance(user_ids, str | bytes) or not isinstance(
-            user_ids, Iterable | AsyncIterable
-        ):
-            raise _params.invalid(
-                "user_ids", "must be an iterable or async iterable of str ids", user_ids
-            )
-        pool = self._pool_size()
-        if concurrency is None:
-            concurrency = min(_config.BULK_CONCURRENCY, pool or _config.BULK_CONCURRENCY)
-        if on_progress is not None and not callable(on_progress):
-            raise _params.invalid("on_progress", "must be callable or None", on_progress)
-        options = _params.history_options(
-            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
-        )
-        return check_concurrency(concurrency, pool), options, check_rate(max_per_second)
-
-    def _pool_size(self) -> int | None:
-        """How many connections the pool allows (None: no limit)."""
-        if self._owns_client:
-            return self._max_connections
-        connector = self._client.connector if self._client is not None else None
-        limits = [getattr(connector, name, 0) for name in ("limit", "limit_per_host")]
-        positive = [n for n in limits if isinstance(n, int) and n > 0]
-        return min(positive) if positive else None  # each call goes to one host
+        concurrency: int | None = None,
+        ordered: bool = False,
+        buffer: int | None = None,
+        max_per_second: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[PersonalizedOptions],
+    ) -> BatchIterator[PersonalizedResult]:
+        """Yield one :class:`PersonalizedResult` per id in ``uids``, as soon as each
+        completes, with the guarantees and arguments of :meth:`iter_users` (bounded memory,
+        ``index``, typed errors, the batch's shared pause, clean cancellation). The options
+        (``numoffers`` required) are those of :meth:`get_personalized`, for every user."""
+        job, checked = self._personalized_job("iter_personalized", uids, concurrency,
+                                              max_per_second, on_progress, options)
+        window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
+        return BatchIterator(job, concurrency=checked, window=window, ordered=ordered)
 
     @property
     def with_raw_response(self) -> RawResponseCalls:
@@ -425,275 +307,88 @@ class AsyncSession:
             raw.json()["offers"][0].get("a_field_the_models_do_not_know")
             offers = raw.parse()
         """
-        return RawResponseCalls(self)
+        return RawResponseCalls(self._raw, self._history_request, self._personalized_request)
 
-    # ------------------------------------------------------------- URL building
+    # ------------------------------------------------------------- request path
 
-    def _history_url(self, user_id: object, options: str) -> tuple[str, str]:
-        """The URL and its redacted twin; ``options`` comes from ``history_options``."""
-        tail = quote(_params.check_user_id(user_id), safe="") + options
-        return self._history_prefix + tail, self._history_prefix_redacted + tail
+    def _history_query(self, options: HistoryOptions) -> str:
+        self._pool.check_open()  # a closed session is told first, before any bad option
+        return _history.history_options(**options) if options else ""
 
-    async def _get_history_prepared(self, user_id: object, options: str) -> History:
-        url, redacted = self._history_url(user_id, options)
-        return await self._send(url, redacted, self._decode_history)
+    def _history_request(self, user_id: object, options: HistoryOptions) -> Request:
+        return self._history.request(user_id, _history.history_options(**options)
+                                     if options else "")
 
-    def _personalized_url(self, uid: object, *, wall: object, **query: object) -> str:
-        path = _params.personalized_path(uid)
-        if wall is None:
-            wall = self._wall_id
-        return f"{self._revu_base_url}{path}?{_params.personalized_query(wall=wall, **query)}"
+    def _personalized_request(self, uid: object, options: PersonalizedOptions) -> Request:
+        query = _personalized.personalized_query(default_wall=self._wall_id, **options)
+        return self._personalized.request(uid, query)
 
-    # --------------------------------------------------------------- request path
+    def _personalized_job(
+        self, name: str, uids: Iterable[str] | AsyncIterable[str], concurrency: object,
+        max_per_second: object, on_progress: ProgressCallback | None,
+        options: PersonalizedOptions,
+    ) -> tuple[Job[Any, Personalized, PersonalizedResult], int]:
+        self._pool.check_open()  # a closed session is told first, before any bad option
+        query = _personalized.personalized_query(default_wall=self._wall_id, **options)
+        return self._job(name, uids, concurrency, max_per_second, on_progress,
+                         self._personalized.request, query, _personalized.DECODER,
+                         make_personalized_result, "uids")
 
-    async def _send(
-        self, url: str, redacted: str, on_success: _OnSuccess[R],
-        throttle: Throttle | None = None,
-    ) -> R:
-        """One call: a first attempt made directly, then the retry loop only if it failed.
+    def _job(
+        self, name: str, items: Iterable[str] | AsyncIterable[str], concurrency: object,
+        max_per_second: object, on_progress: ProgressCallback | None,
+        request: Callable[[object, str], Request], query: str,
+        decoder: msgspec.json.Decoder[T], make: MakeResult[Any, T, R], items_name: str,
+    ) -> tuple[Job[Any, T, R], int]:
+        """Check a batch's arguments (before any request) and build its job: each item is
+        fetched as ``request(item, query)``, decoded with ``decoder``."""
+        self._pool.check_open()
+        checked, rate = _params.check_batch(
+            items, name=items_name, concurrency=concurrency, max_per_second=max_per_second,
+            on_progress=on_progress, pool_size=self._pool.size(),
+        )
+        get = self._get
 
-        ``throttle`` is given by a batch for its own calls only: a 429/503 with Retry-After
+        def fetch(item: object, throttle: Throttle) -> Awaitable[T]:
+            return get(request(item, query), decoder, throttle)
+
+        return Job(items, fetch, make, name=name, closed=lambda: self.closed,
+                   max_per_second=rate, on_progress=on_progress), checked
+
+    async def _get(self, request: Request, decoder: msgspec.json.Decoder[T],
+                   gate: Gate | None = None) -> T:
+        """One call: its answer decoded into the model."""
+        answer = await self._send(request, gate)
+        try:
+            value = decode_body(decoder, answer.body, status=answer.status, method=GET,
+                                url=request.redacted, attempts=answer.attempt,
+                                redactor=self._redactor)
+        except DecodeError as exc:  # its body is already scrubbed of the key
+            self.stats.decode_errors += 1
+            self.stats.count_failure(exc)
+            raise
+        self.stats.successes += 1
+        return value
+
+    def _send(self, request: Request, gate: Gate | None = None) -> Awaitable[Answer]:
+        """One call's 2xx answer, retries included (see :meth:`RetryPolicy.send`; no
+        coroutine of its own, so the success path carries no extra frame).
+
+        ``gate`` is given by a batch for its own calls only: a 429/503 with Retry-After
         pauses that batch, and each retry first waits out the batch's pause. A call without
         one is never held by any batch.
         """
-        client = self._http()
+        client = self._pool.client()
         stats = self.stats
         stats.requests += 1
-        try:
-            result = await self._attempt(client, url, redacted, on_success, 1)
-        except AdGateError as exc:
-            error = exc
-        else:
-            stats.successes += 1
-            return result
-        # Outside the except block from here on: nothing gets chained onto the error.
-        if throttle is not None:
-            throttle.note(error)
-        if self._retry.max_retries and self._retry.should_retry(error):
-
-            async def attempt(number: int) -> R:
-                if throttle is not None:
-                    await throttle.wait_pause()
-                if self._closed:  # not aiohttp's bare "Session is closed"
-                    raise RuntimeError(
-                        "the AsyncSession was closed while this call was being retried"
-                    )
-                if throttle is None:
-                    return await self._attempt(client, url, redacted, on_success, number)
-                try:
-                    return await self._attempt(client, url, redacted, on_success, number)
-                except AdGateError as exc:
-                    throttle.note(exc)
-                    raise
-
-            def on_retry(exc: BaseException, delay: float, number: int) -> None:
-                self._count_retry(exc, delay, number, redacted)
-
-            try:
-                result = await self._retry.retry(error, attempt, on_retry)
-            except AdGateError as exc:
-                error = exc
-            else:
-                stats.successes += 1
-                return result
-        stats.failures += 1
-        name = type(error).__name__
-        stats.errors_by_type[name] = stats.errors_by_type.get(name, 0) + 1
-        raise error
-
-    def _count_retry(self, exc: BaseException, delay: float, number: int, redacted: str) -> None:
-        stats = self.stats
-        reason = retry_reason(exc) or "other"
-        stats.retries += 1
-        stats.retries_by_reason[reason] = stats.retries_by_reason.get(reason, 0) + 1
-        stats.seconds_slept += delay
-        _log.info(
-            "retrying GET %s in %.2f s (attempt %d of %d) after %s",
-            redacted, delay, number, self._retry.max_retries + 1, reason,
+        return self._retry.send(
+            partial(self._transport.attempt, client, request), label=request.redacted,
+            on_retry=stats.count_retry, on_failure=stats.count_failure, gate=gate,
+            check=self._pool.check_still_open,
         )
 
-    async def _attempt(
-        self,
-        client: aiohttp.ClientSession,
-        url: str,
-        redacted: str,
-        on_success: _OnSuccess[R],
-        number: int,
-    ) -> R:
-        self.stats.attempts += 1
-        started = time.perf_counter()
-        error: AdGateError | None = None
-        try:
-            async with client.get(
-                URL(url, encoded=True),
-                allow_redirects=False,
-                timeout=self._timeout,
-                raise_for_status=False,
-                headers=None if self._owns_client else self._headers,
-            ) as resp:
-                status = resp.status
-                headers = resp.headers
-                reason = resp.reason
-                length = resp.content_length
-                if (length is not None and length <= self._max_response_bytes
-                        and "Content-Encoding" not in headers):
-                    body = await resp.read()  # the common case: size known and fine
-                else:
-                    body = await self._read_capped(resp)
-        except ResponseTooLargeError as exc:
-            exc.method, exc.url, exc.attempts = _GET, redacted, number
-            error = exc
-        except TimeoutError:
-            error = APITimeoutError(
-                f"request timed out after {self._timeout_seconds} s",
-                method=_GET, url=redacted, attempts=number,
-            )
-        except (aiohttp.ClientError, OSError) as exc:
-            error = TransportError(
-                # Redacted and cut to the cap; an HTTP parse failure without the bytes dump.
-                scrub_text(self._redactor, http_parse_message(exc.message, self._redactor)
-                           if isinstance(exc, aiohttp.ClientResponseError)
-                           else f"{type(exc).__name__}: {exc}"),
-                method=_GET, url=redacted, attempts=number,
-                retryable=not isinstance(exc, _PERMANENT_TRANSPORT_ERRORS),
-            )
-        elapsed = time.perf_counter() - started
-        if error is not None:
-            if _log.isEnabledFor(_DEBUG):
-                _log.debug("GET %s -> %s in %.1f ms (attempt %d)",
-                           redacted, type(error).__name__, elapsed * 1e3, number)
-            raise error
-        if _log.isEnabledFor(_DEBUG):
-            _log.debug("GET %s -> %d in %.1f ms (attempt %d)",
-                       redacted, status, elapsed * 1e3, number)
-        if 200 <= status < 300:
-            try:
-                return on_success(status, body, headers, redacted, number, elapsed)
-            except DecodeError as exc:  # its body is already scrubbed of the key
-                self.stats.decode_errors += 1
-                error = exc
-            raise error
-        retry_after = None
-        if status in RETRY_STATUSES:
-            try:
-                retry_after = parse_retry_after(headers.get("Retry-After"))
-            except (OverflowError, ValueError):  # a date beyond what the platform handles
-                retry_after = None
-        status_error = error_for_status(
-            status=status, reason=reason, body=body, headers=headers, method=_GET,
-            url=redacted, redactor=self._redactor, retry_after=retry_after,
-        )
-        status_error.attempts = number
-        if isinstance(status_error, UserBannedError | IPBannedError):
-            self.stats.bans += 1
-        raise status_error
-
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
-        """Read a body of unknown (or too large) size, stopping past max_response_bytes."""
-        limit = self._max_response_bytes
-        length = resp.content_length
-        if length is not None and length > limit:  # compressed or not: already too big
-            raise ResponseTooLargeError(limit, length)
-        # Counted after decompression: a small gzip body can unpack to gigabytes.
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise ResponseTooLargeError(limit, None)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def _seconds(timeout: aiohttp.ClientTimeout) -> float | None:
-    """The time limit a ClientTimeout puts on an attempt, for messages: its total, else
-    its shortest other limit (None: no limit at all)."""
-    if timeout.total is not None:
-        return timeout.total
-    limits = [t for t in (timeout.connect, timeout.sock_connect, timeout.sock_read) if t]
-    return min(limits) if limits else None
-
-
-class _Decode:
-    """A 2xx handler that decodes into one model (the decoder is built once, at import)."""
-
-    __slots__ = ("_decoder", "_redactor")
-
-    def __init__(self, decoder: msgspec.json.Decoder[Any], redactor: Redactor) -> None:
-        self._decoder = decoder
-        self._redactor = redactor
-
-    def __call__(
-        self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
-        elapsed: float,
-    ) -> Any:
-        return decode_body(self._decoder, body, status=status, method=_GET, url=url,
-                           attempts=attempts, redactor=self._redactor)
-
-
-class _Raw:
-    """A 2xx handler that keeps the answer undecoded."""
-
-    __slots__ = ("_decoder", "_redactor")
-
-    def __init__(self, decoder: msgspec.json.Decoder[Any], redactor: Redactor) -> None:
-        self._decoder = decoder
-        self._redactor = redactor
-
-    def __call__(
-        self, status: int, body: bytes, headers: CIMultiDictProxy[str], url: str, attempts: int,
-        elapsed: float,
-    ) -> RawResponse[Any]:
-        return RawResponse(
-            status=status, headers=self._redactor.headers(headers.items()), content=body,
-            method=_GET, url=url, attempts=attempts, elapsed=elapsed, decoder=self._decoder,
-            redactor=self._redactor,
-        )
-
-
-class RawResponseCalls:
-    """``session.with_raw_response``: each call returns a :class:`RawResponse`."""
-
-    __slots__ = ("_session",)
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def get_history(
-        self,
-        user_id: str,
-        *,
-        lang: str | None = None,
-        continue_playing: bool | None = None,
-        offer_ids: Iterable[int] | None = None,
-    ) -> RawResponse[History]:
-        """Like :meth:`AsyncSession.get_history`, but undecoded."""
-        s = self._session
-        options = _params.history_options(
-            lang=lang, continue_playing=continue_playing, offer_ids=offer_ids
-        )
-        url, redacted = s._history_url(user_id, options)
-        return await s._send(url, redacted, _Raw(HISTORY_DECODER, s._redactor))
-
-    async def get_personalized(
-        self,
-        uid: str,
-        *,
-        numoffers: int,
-        wall: int | None = None,
-        sid3: str | None = None,
-        device: str | None = None,
-        ip: str | None = None,
-        os_version: float | None = None,
-        include_sortmetric: bool | None = None,
-        bid_floor: float | None = None,
-        experiment_id: str | None = None,
-    ) -> RawResponse[Personalized]:
-        """Like :meth:`AsyncSession.get_personalized`, but undecoded."""
-        s = self._session
-        url = s._personalized_url(
-            uid, numoffers=numoffers, wall=wall, sid3=sid3, device=device, ip=ip,
-            os_version=os_version, include_sortmetric=include_sortmetric, bid_floor=bid_floor,
-            experiment_id=experiment_id,
-        )
-        return await s._send(url, url, _Raw(PERSONALIZED_DECODER, s._redactor))
+    async def _raw(self, request: Request, decoder: msgspec.json.Decoder[T]) -> RawResponse[T]:
+        """One call's answer, undecoded (see :attr:`with_raw_response`)."""
+        raw = RawResponse.of(await self._send(request), decoder, self._redactor)
+        self.stats.successes += 1
+        return raw

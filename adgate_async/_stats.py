@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._errors import AdGateError
+
 
 class SessionStats:
     """What a session has done so far. Read ``session.stats`` at any time; all counters
@@ -43,6 +45,16 @@ class SessionStats:
         self.bans = 0
         self.decode_errors = 0
         self.errors_by_type: dict[str, int] = {}
+
+    def count_retry(self, reason: str, delay: float) -> None:
+        self.retries += 1
+        self.retries_by_reason[reason] = self.retries_by_reason.get(reason, 0) + 1
+        self.seconds_slept += delay
+
+    def count_failure(self, error: AdGateError) -> None:
+        self.failures += 1
+        name = type(error).__name__
+        self.errors_by_type[name] = self.errors_by_type.get(name, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         """A snapshot (copies of the dicts), e.g. for JSON output."""

@@ -13,11 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
+from adgate_async._endpoints.history import history_options
 from adgate_async._errors import InvalidParameterError
-from adgate_async._params import (
-    check_user_id,
-    history_options,
-)
+from adgate_async._params import check_user_id
 from adgate_async.testing import (
     VENDOR_HISTORY_SAMPLE,
     StandInServer,
@@ -292,7 +290,8 @@ def test_history_url_round_trips_the_user_id(user_id: str) -> None:
     assert unquote(part) == user_id
     assert parse_qs(f"user_id={part}", strict_parsing=True) == {"user_id": [user_id]}
     # The URL the url_session actually sends.
-    url, redacted = url_session()._history_url(user_id, "")
+    request = url_session()._history.request(user_id, "")
+    url, redacted = request.url, request.redacted
     query = parse_qs(urlsplit(url).query, strict_parsing=True)
     assert query == {"aff_id": ["60000"], "api_key": [URL_API_KEY], "wall_code": ["nQ ug&"],
                      "user_id": [user_id]}

@@ -15,10 +15,8 @@ from aioresponses import aioresponses
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adgate_async._endpoints.personalized import personalized_query
 from adgate_async._errors import InvalidParameterError
-from adgate_async._params import (
-    personalized_query,
-)
 from adgate_async.testing import (
     VENDOR_PERSONALIZED_SAMPLE,
     StandInServer,

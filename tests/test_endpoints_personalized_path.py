@@ -11,9 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from adgate_async._params import (
-    personalized_path,
-)
+from adgate_async._endpoints.personalized import personalized_path
 from adgate_async.testing import (
     VENDOR_PERSONALIZED_SAMPLE,
 )
@@ -150,7 +148,7 @@ def test_personalized_url_keeps_the_uid_one_segment(uid: str) -> None:
     assert unquote(segment) == uid
     assert segment not in (".", "..")
 
-    url_text = url_session()._personalized_url(uid, wall=None, numoffers=1)
+    url_text = url_session()._personalized_request(uid, {"wall": None, "numoffers": 1}).url
     url = URL(url_text, encoded=True)
     assert str(url) == url_text  # nothing re-encoded, nothing normalised away
     assert url.raw_path == path

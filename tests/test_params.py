@@ -45,7 +45,7 @@ def session(**kwargs: Any) -> AsyncSession:
 def test_constructor_accepts_defaults_and_sends_nothing() -> None:
     s = session(wall_id=567)
     assert s.closed is False
-    assert s._client is None  # the pool is created lazily, inside a running loop
+    assert not s._pool.created  # the pool is created lazily, inside a running loop
 
 
 @pytest.mark.parametrize("aff_id", [0, -1, "60000", True, 60000.0, None])

@@ -18,7 +18,7 @@ from adgate_async import (
     RawResponse,
     UserBannedError,
 )
-from adgate_async._errors import Redactor
+from adgate_async._redact import Redactor
 from adgate_async._response import decode_body
 from adgate_async.testing import Answer, StandInServer, make_history
 

@@ -28,7 +28,8 @@ from adgate_async import (
     TransportError,
     UserBannedError,
 )
-from adgate_async._retry import RetryPolicy, parse_retry_after, retry_reason
+from adgate_async._retry import RetryPolicy, retry_reason
+from adgate_async._status import parse_retry_after
 from adgate_async.testing import Answer, StandInServer
 
 from ._support import (

@@ -77,7 +77,7 @@ async def test_soak(seed: int) -> None:
     async with StandInServer(faults=faults) as server:
         session = make_session(timeout=TIMEOUT, max_retries=MAX_RETRIES, **server.session_urls())
         async with session:
-            connector = session._http().connector
+            connector = session._pool.client().connector
             assert connector is not None
             async with asyncio.timeout(HANG_GUARD):
                 results = await session.gather_users(ids, concurrency=64)

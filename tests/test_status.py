@@ -24,7 +24,8 @@ from adgate_async import (
     RateLimitError,
     ServerError,
 )
-from adgate_async._errors import Redactor, error_for_status, parse_error_body
+from adgate_async._redact import Redactor
+from adgate_async._status import error_for_status, parse_error_body
 from adgate_async.testing import Answer, StandInServer
 
 from ._support import (

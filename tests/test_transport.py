@@ -371,7 +371,7 @@ async def test_cancelling_a_hung_request_is_clean(
         with pytest.raises(asyncio.CancelledError) as info:
             await task
         text = "".join(traceback.format_exception(info.value))
-        assert "_session.py" in text  # the inner traceback, down into the request
+        assert "_transport.py" in text  # the inner traceback, down into the request
         assert_clean(text)
         assert_walk_clean(info.value)
         assert_clean(repr(task))

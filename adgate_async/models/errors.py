@@ -1,6 +1,6 @@
 """The shape of an error body, for a typed look at ``APIStatusError.body``.
 
-The client itself reads error bodies field by field (``_errors.parse_error_body``), so one
+The client itself reads error bodies field by field (``_status.parse_error_body``), so one
 field of an unexpected type never hides the others; this Struct is the documented shape.
 Neither vendor documents its error body beyond ``error.code``. The expected shape is
 ``{"status": "error", "support_id": 123, "error": {"code": "...", "message": "..."}}``,
@@ -26,6 +26,3 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     support_id: int | str | None = None
     message: str | None = None
     error: ErrorDetail | str | None = None
-
-
-ERROR_BODY_DECODER = msgspec.json.Decoder(ErrorBody)

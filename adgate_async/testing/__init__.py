@@ -3,6 +3,7 @@
 See :class:`StandInServer` and :class:`Answer`.
 """
 
+from ._answers import Answer, RecordedRequest
 from ._data import (
     VENDOR_HISTORY_SAMPLE,
     VENDOR_PERSONALIZED_SAMPLE,
@@ -11,7 +12,7 @@ from ._data import (
     make_personalized,
 )
 from ._faults import FAULT_NAMES, Faults
-from ._server import Answer, RecordedRequest, SessionURLs, StandInServer
+from ._server import SessionURLs, StandInServer
 
 __all__ = [
     "FAULT_NAMES",

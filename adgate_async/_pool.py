@@ -1,0 +1,85 @@
+"""The HTTP pool of a session: created lazily inside the running event loop, bound to that
+loop, and closed once (a pool supplied by the caller is used as is and left open)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+__all__ = ["Pool"]
+
+
+class Pool:
+    """One aiohttp session for one event loop."""
+
+    __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_timeout", "closed",
+                 "request_headers")
+
+    def __init__(self, client: aiohttp.ClientSession | None, *, limit: int,
+                 timeout: aiohttp.ClientTimeout, headers: dict[str, str]) -> None:
+        self._client = client
+        self._owned = client is None
+        self._limit = limit
+        self._timeout = timeout
+        # A caller's session keeps its own default headers: ours only fill in what it lacks,
+        # sent with each request; our own pool sends them all as its defaults.
+        self._headers = {name: value for name, value in headers.items()
+                         if client is None or name not in client.headers}
+        #: The headers to pass with each request (None: the pool sends them already).
+        self.request_headers = None if client is None else self._headers
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: True once :meth:`close` has been called.
+        self.closed = False
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("this AsyncSession is closed; create a new one")
+
+    def check_still_open(self) -> None:
+        """Before a retry: the session's closing is told as such, not as aiohttp's bare
+        "Session is closed"."""
+        if self.closed:
+            raise RuntimeError("the AsyncSession was closed while this call was being retried")
+
+    def client(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use inside the running loop."""
+        self.check_open()
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError(
+                "this AsyncSession is bound to another event loop; create one session per loop"
+            )
+        client = self._client
+        if client is None:
+            client = self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._limit),
+                timeout=self._timeout,
+                headers=self._headers,
+            )
+        return client
+
+    @property
+    def created(self) -> bool:
+        """True once the aiohttp session exists (always, for a caller's)."""
+        return self._client is not None
+
+    def size(self) -> int | None:
+        """How many connections the pool allows (None: no limit)."""
+        if self._owned:
+            return self._limit
+        connector = self._client.connector if self._client is not None else None
+        limits = [getattr(connector, name, 0) for name in ("limit", "limit_per_host")]
+        positive = [n for n in limits if isinstance(n, int) and n > 0]
+        return min(positive) if positive else None  # each call goes to one host
+
+    async def close(self) -> None:
+        """Close the aiohttp session (unless the caller supplied it). Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        client, self._client = self._client, None
+        if client is not None and self._owned:
+            await client.close()
