@@ -27,7 +27,7 @@ from adgate_async.models import (
     History,
     Personalized,
 )
-from adgate_async.models.errors import ERROR_BODY_DECODER
+from adgate_async.models.errors import ErrorBody
 from adgate_async.testing import (
     VENDOR_HISTORY_SAMPLE,
     VENDOR_PERSONALIZED_SAMPLE,
@@ -171,7 +171,7 @@ SAMPLES = {
         PERSONALIZED_DECODER,
         body_of(make_personalized("gc-user", numoffers=200, wall=1, include_sortmetric=True)),
     ),
-    "error body": (ERROR_BODY_DECODER,
+    "error body": (msgspec.json.Decoder(ErrorBody),
                    b'{"status":"error","support_id":7,"error":{"code":"E","message":"m"}}'),
 }
 
