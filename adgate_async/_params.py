@@ -207,6 +207,17 @@ def check_batch(
     return check_concurrency(concurrency, pool_size), check_rate(max_per_second)
 
 
+def check_retry_budget(value: object) -> float | None:
+    """``retry_budget``: None (no budget) or the share of retries a batch may add, 0..1."""
+    if value is None:
+        return None
+    number = as_finite_float(value)
+    if number is None or not 0.0 <= number <= 1.0:
+        raise InvalidParameterError("retry_budget", "must be a number from 0 to 1, or None",
+                                    value)
+    return number
+
+
 def check_stream(concurrency: int, *, buffer: object, ordered: object) -> int:
     """The extra checks of a streaming batch: the window (``buffer``, default
     ``4 * concurrency``), after checking ``ordered``."""
