@@ -57,7 +57,7 @@ class Gate(Protocol):
 class RetryBudget:
     """How many more retries one batch may make (a retry budget, as in Finagle or Envoy).
 
-    Each user's first attempt earns ``ratio`` of a retry (the batch's call site adds 1 to
+    Each user's first attempt earns ``ratio`` of a retry (:meth:`RetryPolicy.send` adds 1 to
     :attr:`started`, the only work on the success path); each retry spends one (:meth:`take`).
     ``minimum`` retries are granted up front, so a small batch can still retry; the unspent
     balance never exceeds ``max_balance``, so hours of healthy traffic do not save up a
@@ -174,6 +174,8 @@ class RetryPolicy:
         was closed meanwhile). With a ``budget``, each retry must first be granted by it;
         one that is not leaves the call with the error of its last attempt.
         """
+        if budget is not None:
+            budget.started += 1  # the one thing a budget costs the success path
         try:
             return await attempt(1)
         except AdGateError as exc:

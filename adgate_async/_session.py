@@ -241,6 +241,7 @@ class AsyncSession:
           one user's call are paced by the retry policy, not counted here).
         - ``on_progress(done, total, errors)``: called after each result; ``total`` is None
           when the input has no ``len()``.
+        - ``retry_budget``: retries add at most 10 + this share of the users (None: no cap).
         - ``**options`` (``lang``, ``continue_playing``, ``offer_ids``): as for
           :meth:`get_history`, for every user; checked here, before any request.
 
@@ -279,8 +280,7 @@ class AsyncSession:
         are those of :meth:`get_personalized`, the same for every user; the rest is as for
         :meth:`gather_users`."""
         job, checked = self._personalized_job("gather_personalized", uids, concurrency,
-                                              max_per_second, on_progress, retry_budget,
-                                              options)
+                                              max_per_second, on_progress, retry_budget, options)
         return await gather_batch(job, checked)
 
     def iter_personalized(
@@ -300,8 +300,7 @@ class AsyncSession:
         ``index``, typed errors, the batch's shared pause, clean cancellation). The options
         (``numoffers`` required) are those of :meth:`get_personalized`, for every user."""
         job, checked = self._personalized_job("iter_personalized", uids, concurrency,
-                                              max_per_second, on_progress, retry_budget,
-                                              options)
+                                              max_per_second, on_progress, retry_budget, options)
         window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
         return BatchIterator(job, concurrency=checked, window=window, ordered=ordered)
 
@@ -347,27 +346,17 @@ class AsyncSession:
         decoder: msgspec.json.Decoder[T], make: MakeResult[Any, T, R], items_name: str,
     ) -> tuple[Job[Any, T, R], int]:
         """Check a batch's arguments (before any request) and build its job: each item is
-        fetched as ``request(item, query)``, decoded with ``decoder``. With a retry budget,
-        each item's first attempt is credited to it (one int add) and its retries spend it."""
+        fetched as ``request(item, query)``, decoded with ``decoder``, its retries budgeted."""
         self._pool.check_open()
-        checked, rate = _params.check_batch(
+        checked, rate, ratio = _params.check_batch(
             items, name=items_name, concurrency=concurrency, max_per_second=max_per_second,
-            on_progress=on_progress, pool_size=self._pool.size(),
+            on_progress=on_progress, retry_budget=retry_budget, pool_size=self._pool.size(),
         )
-        ratio = _params.check_retry_budget(retry_budget)
+        budget = None if ratio is None else RetryBudget(ratio, on_skip=self.stats.count_skip)
         get = self._get
-        fetch: Callable[[object, Throttle], Awaitable[T]]
-        if ratio is None:
 
-            def fetch(item: object, throttle: Throttle) -> Awaitable[T]:
-                return get(request(item, query), decoder, throttle)
-        else:
-            budget = RetryBudget(ratio, on_skip=self.stats.count_skip)
-
-            def fetch(item: object, throttle: Throttle) -> Awaitable[T]:
-                call = request(item, query)  # an invalid id sends nothing: no credit
-                budget.started += 1
-                return get(call, decoder, throttle, budget)
+        def fetch(item: object, throttle: Throttle) -> Awaitable[T]:
+            return get(request(item, query), decoder, throttle, budget)
 
         return Job(items, fetch, make, name=name, closed=lambda: self.closed,
                    max_per_second=rate, on_progress=on_progress), checked
@@ -392,10 +381,8 @@ class AsyncSession:
         """One call's 2xx answer, retries included (see :meth:`RetryPolicy.send`; no
         coroutine of its own, so the success path carries no extra frame).
 
-        ``gate`` is given by a batch for its own calls only: a 429/503 with Retry-After
-        pauses that batch, and each retry first waits out the batch's pause. A call without
-        one is never held by any batch. ``budget`` is the batch's retry budget, if any
-        (a single call has none).
+        A batch passes its ``gate`` (its pause: set by a 429/503 with Retry-After, waited
+        out before each retry) and retry ``budget`` with its own calls only, no other call.
         """
         client = self._pool.client()
         stats = self.stats
