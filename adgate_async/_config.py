@@ -30,6 +30,13 @@ RETRY_BACKOFF_MAX: Final = 10.0
 RETRY_AFTER_CAP: Final = 60.0
 # Each backoff delay is reduced by a random fraction of up to this much.
 RETRY_JITTER: Final = 0.25
+# A batch's retry budget: each user's first attempt earns this share of a retry, each retry
+# spends one; RETRY_BUDGET_MIN retries are granted up front (so a small batch can retry),
+# and the unspent balance never exceeds RETRY_BUDGET_MAX_BALANCE (a long healthy run does not
+# save up a storm). Retries of a batch thus stay below MIN + RATIO * users started.
+RETRY_BUDGET_RATIO: Final = 0.2
+RETRY_BUDGET_MIN: Final = 10
+RETRY_BUDGET_MAX_BALANCE: Final = 100.0
 
 # With a caller's own aiohttp session, this default is not applied: its own timeout stands.
 TIMEOUT: Final = DefaultSeconds(30.0)

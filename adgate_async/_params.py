@@ -189,9 +189,10 @@ def check_batch(
     concurrency: object,
     max_per_second: object,
     on_progress: object,
+    retry_budget: object,
     pool_size: int | None,
-) -> tuple[int, float | None]:
-    """The checks every batch makes before any request: ``(concurrency, rate)``.
+) -> tuple[int, float | None, float | None]:
+    """The checks every batch makes before any request: ``(concurrency, rate, budget)``.
 
     ``items`` (called ``name``) must be an iterable or async iterable (not a str);
     ``concurrency`` (default ``min(16, pool_size)``) must fit in the connection pool.
@@ -204,7 +205,19 @@ def check_batch(
         concurrency = min(_config.BULK_CONCURRENCY, pool_size or _config.BULK_CONCURRENCY)
     if on_progress is not None and not callable(on_progress):
         raise InvalidParameterError("on_progress", "must be callable or None", on_progress)
-    return check_concurrency(concurrency, pool_size), check_rate(max_per_second)
+    return (check_concurrency(concurrency, pool_size), check_rate(max_per_second),
+            check_retry_budget(retry_budget))
+
+
+def check_retry_budget(value: object) -> float | None:
+    """``retry_budget``: None (no budget) or the share of retries a batch may add, 0..1."""
+    if value is None:
+        return None
+    number = as_finite_float(value)
+    if number is None or not 0.0 <= number <= 1.0:
+        raise InvalidParameterError("retry_budget", "must be a number from 0 to 1, or None",
+                                    value)
+    return number
 
 
 def check_stream(concurrency: int, *, buffer: object, ordered: object) -> int:

@@ -33,7 +33,7 @@ from ._results import (
     make_personalized_result,
     make_user_result,
 )
-from ._retry import Gate, RetryPolicy
+from ._retry import Gate, RetryBudget, RetryPolicy
 from ._stats import SessionStats
 from ._throttle import Throttle
 from ._transport import GET, Answer, Request, Transport, timeout_seconds
@@ -191,6 +191,7 @@ class AsyncSession:
         concurrency: int | None = None,
         max_per_second: float | None = None,
         on_progress: ProgressCallback | None = None,
+        retry_budget: float | None = _config.RETRY_BUDGET_RATIO,
         **options: Unpack[HistoryOptions],
     ) -> list[UserResult]:
         """The history of every user in ``user_ids``, fetched ``concurrency`` at a time.
@@ -203,7 +204,7 @@ class AsyncSession:
         arguments.
         """
         job, checked = self._job(
-            "gather_users", user_ids, concurrency, max_per_second, on_progress,
+            "gather_users", user_ids, concurrency, max_per_second, on_progress, retry_budget,
             self._history.request, self._history_query(options), _history.DECODER,
             make_user_result, "user_ids",
         )
@@ -218,6 +219,7 @@ class AsyncSession:
         buffer: int | None = None,
         max_per_second: float | None = None,
         on_progress: ProgressCallback | None = None,
+        retry_budget: float | None = _config.RETRY_BUDGET_RATIO,
         **options: Unpack[HistoryOptions],
     ) -> UserResultIterator:
         """Yield one :class:`UserResult` per input id, as soon as each completes.
@@ -239,6 +241,7 @@ class AsyncSession:
           one user's call are paced by the retry policy, not counted here).
         - ``on_progress(done, total, errors)``: called after each result; ``total`` is None
           when the input has no ``len()``.
+        - ``retry_budget``: retries add at most 10 + this share of the users (None: no cap).
         - ``**options`` (``lang``, ``continue_playing``, ``offer_ids``): as for
           :meth:`get_history`, for every user; checked here, before any request.
 
@@ -254,7 +257,7 @@ class AsyncSession:
         was closed while ..."); results already yielded stand, users in flight get none.
         """
         job, checked = self._job(
-            "iter_users", user_ids, concurrency, max_per_second, on_progress,
+            "iter_users", user_ids, concurrency, max_per_second, on_progress, retry_budget,
             self._history.request, self._history_query(options), _history.DECODER,
             make_user_result, "user_ids",
         )
@@ -268,6 +271,7 @@ class AsyncSession:
         concurrency: int | None = None,
         max_per_second: float | None = None,
         on_progress: ProgressCallback | None = None,
+        retry_budget: float | None = _config.RETRY_BUDGET_RATIO,
         **options: Unpack[PersonalizedOptions],
     ) -> list[PersonalizedResult]:
         """The offers of every user in ``uids`` (a bulk ban check, say), in input order:
@@ -276,7 +280,7 @@ class AsyncSession:
         are those of :meth:`get_personalized`, the same for every user; the rest is as for
         :meth:`gather_users`."""
         job, checked = self._personalized_job("gather_personalized", uids, concurrency,
-                                              max_per_second, on_progress, options)
+                                              max_per_second, on_progress, retry_budget, options)
         return await gather_batch(job, checked)
 
     def iter_personalized(
@@ -288,6 +292,7 @@ class AsyncSession:
         buffer: int | None = None,
         max_per_second: float | None = None,
         on_progress: ProgressCallback | None = None,
+        retry_budget: float | None = _config.RETRY_BUDGET_RATIO,
         **options: Unpack[PersonalizedOptions],
     ) -> BatchIterator[PersonalizedResult]:
         """Yield one :class:`PersonalizedResult` per id in ``uids``, as soon as each
@@ -295,7 +300,7 @@ class AsyncSession:
         ``index``, typed errors, the batch's shared pause, clean cancellation). The options
         (``numoffers`` required) are those of :meth:`get_personalized`, for every user."""
         job, checked = self._personalized_job("iter_personalized", uids, concurrency,
-                                              max_per_second, on_progress, options)
+                                              max_per_second, on_progress, retry_budget, options)
         window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
         return BatchIterator(job, concurrency=checked, window=window, ordered=ordered)
 
@@ -325,40 +330,41 @@ class AsyncSession:
 
     def _personalized_job(
         self, name: str, uids: Iterable[str] | AsyncIterable[str], concurrency: object,
-        max_per_second: object, on_progress: ProgressCallback | None,
+        max_per_second: object, on_progress: ProgressCallback | None, retry_budget: object,
         options: PersonalizedOptions,
     ) -> tuple[Job[Any, Personalized, PersonalizedResult], int]:
         self._pool.check_open()  # a closed session is told first, before any bad option
         query = _personalized.personalized_query(default_wall=self._wall_id, **options)
-        return self._job(name, uids, concurrency, max_per_second, on_progress,
+        return self._job(name, uids, concurrency, max_per_second, on_progress, retry_budget,
                          self._personalized.request, query, _personalized.DECODER,
                          make_personalized_result, "uids")
 
     def _job(
         self, name: str, items: Iterable[str] | AsyncIterable[str], concurrency: object,
-        max_per_second: object, on_progress: ProgressCallback | None,
+        max_per_second: object, on_progress: ProgressCallback | None, retry_budget: object,
         request: Callable[[object, str], Request], query: str,
         decoder: msgspec.json.Decoder[T], make: MakeResult[Any, T, R], items_name: str,
     ) -> tuple[Job[Any, T, R], int]:
         """Check a batch's arguments (before any request) and build its job: each item is
-        fetched as ``request(item, query)``, decoded with ``decoder``."""
+        fetched as ``request(item, query)``, decoded with ``decoder``, its retries budgeted."""
         self._pool.check_open()
-        checked, rate = _params.check_batch(
+        checked, rate, ratio = _params.check_batch(
             items, name=items_name, concurrency=concurrency, max_per_second=max_per_second,
-            on_progress=on_progress, pool_size=self._pool.size(),
+            on_progress=on_progress, retry_budget=retry_budget, pool_size=self._pool.size(),
         )
+        budget = None if ratio is None else RetryBudget(ratio, on_skip=self.stats.count_skip)
         get = self._get
 
         def fetch(item: object, throttle: Throttle) -> Awaitable[T]:
-            return get(request(item, query), decoder, throttle)
+            return get(request(item, query), decoder, throttle, budget)
 
         return Job(items, fetch, make, name=name, closed=lambda: self.closed,
                    max_per_second=rate, on_progress=on_progress), checked
 
     async def _get(self, request: Request, decoder: msgspec.json.Decoder[T],
-                   gate: Gate | None = None) -> T:
+                   gate: Gate | None = None, budget: RetryBudget | None = None) -> T:
         """One call: its answer decoded into the model."""
-        answer = await self._send(request, gate)
+        answer = await self._send(request, gate, budget)
         try:
             value = decode_body(decoder, answer.body, status=answer.status, method=GET,
                                 url=request.redacted, attempts=answer.attempt,
@@ -370,13 +376,13 @@ class AsyncSession:
         self.stats.successes += 1
         return value
 
-    def _send(self, request: Request, gate: Gate | None = None) -> Awaitable[Answer]:
+    def _send(self, request: Request, gate: Gate | None = None,
+              budget: RetryBudget | None = None) -> Awaitable[Answer]:
         """One call's 2xx answer, retries included (see :meth:`RetryPolicy.send`; no
         coroutine of its own, so the success path carries no extra frame).
 
-        ``gate`` is given by a batch for its own calls only: a 429/503 with Retry-After
-        pauses that batch, and each retry first waits out the batch's pause. A call without
-        one is never held by any batch.
+        A batch passes its ``gate`` (its pause: set by a 429/503 with Retry-After, waited
+        out before each retry) and retry ``budget`` with its own calls only, no other call.
         """
         client = self._pool.client()
         stats = self.stats
@@ -384,7 +390,7 @@ class AsyncSession:
         return self._retry.send(
             partial(self._transport.attempt, client, request), label=request.redacted,
             on_retry=stats.count_retry, on_failure=stats.count_failure, gate=gate,
-            check=self._pool.check_still_open,
+            check=self._pool.check_still_open, budget=budget,
         )
 
     async def _raw(self, request: Request, decoder: msgspec.json.Decoder[T]) -> RawResponse[T]:

@@ -15,6 +15,8 @@ class SessionStats:
     - ``attempts``: HTTP attempts, retries included
     - ``successes`` / ``failures``: calls that returned / raised
     - ``retries`` and ``retries_by_reason`` (``"timeout"``, ``"transport"``, ``"http_503"``, ...)
+    - ``retries_skipped``: retryable failures of a batch not retried because the batch's
+      retry budget was spent (``retry_budget=``); each one is also a failure
     - ``seconds_slept``: time spent waiting between attempts
     - ``bans``: 403 answers with ``USER_BANNED`` or ``IP_BANNED``
     - ``decode_errors``: 2xx bodies that did not match the model
@@ -30,6 +32,7 @@ class SessionStats:
         "requests",
         "retries",
         "retries_by_reason",
+        "retries_skipped",
         "seconds_slept",
         "successes",
     )
@@ -41,6 +44,7 @@ class SessionStats:
         self.failures = 0
         self.retries = 0
         self.retries_by_reason: dict[str, int] = {}
+        self.retries_skipped = 0
         self.seconds_slept = 0.0
         self.bans = 0
         self.decode_errors = 0
@@ -50,6 +54,9 @@ class SessionStats:
         self.retries += 1
         self.retries_by_reason[reason] = self.retries_by_reason.get(reason, 0) + 1
         self.seconds_slept += delay
+
+    def count_skip(self) -> None:
+        self.retries_skipped += 1
 
     def count_failure(self, error: AdGateError) -> None:
         self.failures += 1
