@@ -128,6 +128,10 @@ class _Progress:
         self._counts = (done, errors)
 
     def _draw(self) -> None:
+        with contextlib.suppress(Exception):  # a bar that cannot be drawn is no error
+            self._draw_until_closed()
+
+    def _draw_until_closed(self) -> None:
         shown_errors = 0
         while True:
             last = self._stop.wait(self.INTERVAL)
