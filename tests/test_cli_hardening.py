@@ -5,11 +5,14 @@ pipes, a pseudo-terminal and /dev/full, against the stand-in server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
 import pty
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import msgspec
@@ -443,3 +446,227 @@ async def test_every_bulk_line_carries_the_index_of_its_id(
     assert [by_index[i]["user_id"] for i in range(4)] == ["u1", "u-bad", "u1", "u2"]
     assert "error" in by_index[1]
     assert "history" in by_index[2]
+
+
+# ------------------------------------------------ findings of the outside review (issue 9)
+
+
+async def _wait_or_kill(
+    proc: asyncio.subprocess.Process, within: float
+) -> tuple[int | None, bytes, bytes]:
+    """The exit status (None if the process still ran after ``within`` s: it is then
+    killed), and what it wrote to stdout and stderr."""
+    status: int | None
+    try:
+        status = await asyncio.wait_for(proc.wait(), timeout=within)
+    except TimeoutError:
+        proc.kill()
+        status = None
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    return status, out, err
+
+
+async def _blocked_on_fifo(pid: int, within: float = 20.0) -> None:
+    """Wait until ``pid`` sleeps in the kernel's FIFO open (no peer yet), or, on a kernel
+    without that wchan, until it has had time to get there."""
+    for _ in range(int(within / 0.05)):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/wchan") as fh:  # noqa: ASYNC230
+            if fh.read() in ("wait_for_partner", "fifo_open"):
+                return
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("side", ["input", "output"])
+async def test_sigterm_stops_a_run_blocked_opening_a_fifo(
+    adgate_server: StandInServer, tmp_path: Path, side: str
+) -> None:
+    """Review finding 5: the input and output were opened with a blocking ``os.open`` on
+    the event loop thread; a FIFO with no peer blocked there and SIGTERM was ignored until
+    SIGKILL."""
+    fifo = tmp_path / "ids.fifo"
+    os.mkfifo(fifo)
+    if side == "input":
+        args = ["bulk", str(fifo), "-o", str(tmp_path / "out.jsonl")]
+    else:
+        args = ["bulk", "-", "-o", str(fifo)]
+    proc = await start_cli(*args, *urls(adgate_server), env=env_for(adgate_server))
+    await _blocked_on_fifo(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    status, _, err = await _wait_or_kill(proc, within=20)
+    assert status == 143, err.decode()
+    assert "stopped by SIGTERM" in err.decode()
+
+
+async def test_sigterm_while_the_output_is_stalled_still_prints_the_summary(
+    adgate_server: StandInServer,
+) -> None:
+    """Review finding 6: the signal handlers were removed before the final flush; SIGTERM
+    while a stalled reader held up that flush killed the process with no summary."""
+    n = 1000  # fits the writer's queue; its bytes do not fit a pipe
+    proc = await start_cli("bulk", "-", "--concurrency", "8", *urls(adgate_server),
+                           env=env_for(adgate_server))
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(b"u%d\n" % i for i in range(n)))
+    proc.stdin.close()
+    for _ in range(1200):  # every answer sent; nobody reads stdout
+        if adgate_server.count() >= n:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), timeout=5)
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)  # "signal again to stop at once"
+    status, _, err = await _wait_or_kill(proc, within=20)
+    stderr = err.decode()
+    assert status == 143, stderr
+    assert "stopped by SIGTERM" in stderr
+
+
+async def test_a_stalled_progress_bar_times_out_nobody(adgate_server: StandInServer) -> None:
+    """Review finding 7: the progress bar was written to stderr on the event loop thread; a
+    stderr that stalls (a paused terminal, ``2>&1 | less``) froze the loop and answers in
+    flight timed out."""
+    adgate_server.delay = 0.02
+    n = 2000
+    read_end, write_end = os.pipe()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c",
+            "import sys; from adgate_async.cli import main; sys.exit(main())",
+            "bulk", "-", "--concurrency", "8", "--progress", "--timeout", "2",
+            "--max-retries", "0", *urls(adgate_server), env=env_for(adgate_server),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=write_end,
+        )
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write(b"".join(b"u%d\n" % i for i in range(n)))
+        proc.stdin.close()
+        out = asyncio.ensure_future(proc.stdout.read())
+        for _ in range(1200):  # the run is under way
+            if adgate_server.count() >= 100:
+                break
+            await asyncio.sleep(0.05)
+        # Fill the stderr pipe (a blocking write of its whole capacity, on a thread): the
+        # next progress update blocks.
+        os.set_blocking(read_end, False)
+        with contextlib.suppress(BlockingIOError):
+            while os.read(read_end, 1 << 16):
+                pass
+        capacity = fcntl.fcntl(write_end, 1032)  # F_GETPIPE_SZ
+        filler = threading.Thread(target=os.write, args=(write_end, b"x" * capacity),
+                                  daemon=True)
+        filler.start()
+        await asyncio.sleep(5)  # the stall: longer than --timeout
+        os.close(write_end)
+        write_end = -1
+
+        async def drain() -> None:
+            while True:
+                try:
+                    if not os.read(read_end, 1 << 16):
+                        return
+                except BlockingIOError:
+                    await asyncio.sleep(0.02)
+
+        drainer = asyncio.ensure_future(drain())
+        stdout = await asyncio.wait_for(out, timeout=120)
+        await asyncio.wait_for(proc.wait(), timeout=60)
+        drainer.cancel()
+    finally:
+        for fd in (read_end, write_end):
+            if fd >= 0:
+                os.close(fd)
+    docs = [json.loads(line) for line in stdout.splitlines()]
+    assert len(docs) == n
+    timed_out = [d["user_id"] for d in docs
+                 if d.get("error", {}).get("type") == "APITimeoutError"]
+    assert timed_out == []
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["default", "overwrite"])
+@pytest.mark.parametrize("bad", [["--rate", "1e-300"], ["--offer-ids", "0"]],
+                         ids=["rate", "offer-ids"])
+async def test_a_usage_error_leaves_an_existing_output_alone(
+    adgate_server: StandInServer, tmp_path: Path, bad: list[str], overwrite: bool
+) -> None:
+    """Review finding 8: options the library checks (``--rate`` below its floor, a bad
+    ``--offer-ids``) were refused only after ``-o`` had been opened for writing, so an
+    existing results file was emptied on an exit-2 usage error."""
+    out = tmp_path / "results.jsonl"
+    out.write_bytes(b"yesterday's results\n")
+    extra = ["--overwrite"] if overwrite else []
+    proc = await start_cli("bulk", "-", "-o", str(out), *extra, *bad, *urls(adgate_server),
+                           env=env_for(adgate_server))
+    _, err = await asyncio.wait_for(proc.communicate(b"u1\n"), timeout=60)
+    assert proc.returncode == 2, err.decode()
+    assert out.read_bytes() == b"yesterday's results\n"
+    assert adgate_server.count() == 0
+
+
+async def test_too_high_a_concurrency_names_the_concurrency_option(
+    adgate_server: StandInServer,
+) -> None:
+    """Review finding 9: ``--concurrency 20000`` was reported as ``--max-connections:
+    max_connections must be ...``, an option the command does not have."""
+    proc = await start_cli("bulk", "-", "--concurrency", "20000", *urls(adgate_server),
+                           env=env_for(adgate_server))
+    _, err = await asyncio.wait_for(proc.communicate(b"u1\n"), timeout=60)
+    stderr = err.decode()
+    assert proc.returncode == 2, stderr
+    assert "--concurrency" in stderr
+    assert "max-connections" not in stderr
+    assert "max_connections" not in stderr
+
+
+@pytest.mark.parametrize("where", ["ADGATE_AFF_ID", "--aff-id"])
+async def test_a_huge_aff_id_names_where_it_came_from(
+    adgate_server: StandInServer, where: str
+) -> None:
+    """Review finding 10: an aff id of 5,000 digits gave Python's bare "Exceeds the limit
+    (4300 digits) for integer string conversion", naming neither the source nor the rule."""
+    env = env_for(adgate_server)
+    args: list[str] = []
+    if where == "ADGATE_AFF_ID":
+        env["ADGATE_AFF_ID"] = "9" * 5000
+    else:
+        args = ["--aff-id", "9" * 5000]
+    proc = await start_cli("history", "u1", *args, *urls(adgate_server), env=env)
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    stderr = err.decode()
+    assert proc.returncode == 2, stderr
+    assert where in stderr
+    assert "4300" not in stderr
+
+
+async def test_bulk_on_a_terminal_escapes_control_characters_from_the_server(
+    adgate_server: StandInServer,
+) -> None:
+    """Review finding 15: ``bulk`` writing to a terminal passed DEL, C1 controls (``\\x9b``
+    is CSI) and bidi overrides (``\\u202e``) from the server's strings to it raw: the JSON
+    encoder escapes only C0."""
+    doc = make_history("evil", 2, seed=1)
+    doc["data"][0]["anchor"] = "x\x9b31m\x7fy\u202e"
+    adgate_server.always("evil", Answer.ok(body=msgspec.json.encode(doc)))
+    controller, terminal = pty.openpty()
+    try:
+        proc = await start_cli("bulk", "-", *urls(adgate_server), env=env_for(adgate_server),
+                               stdout=terminal)
+        os.close(terminal)
+        terminal = -1
+        _, err = await asyncio.wait_for(proc.communicate(b"evil\n"), timeout=60)
+        assert proc.returncode == 0, err.decode()
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the child's side is closed
+            while chunk := os.read(controller, 1 << 16):
+                shown += chunk
+    finally:
+        for fd in (controller, terminal):
+            if fd >= 0:
+                os.close(fd)
+    text = shown.decode("utf-8", "replace")
+    assert "evil" in text
+    assert not [c for c in text if c in "\x7f\x9b\u202e"], repr(text)
+    line = json.loads(text.strip().splitlines()[-1])  # escaped, yet the same JSON value
+    assert "x\x9b31m\x7fy\u202e" in json.dumps(line, ensure_ascii=False)

@@ -122,14 +122,16 @@ class Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _positive_int(name: str) -> Callable[[str], int]:
+def _positive_int(name: str, maximum: int | None = None) -> Callable[[str], int]:
     def convert(text: str) -> int:
         try:
             value = int(text)
-        except ValueError:
+        except ValueError:  # also a string of more digits than Python converts
             value = 0
         if value < 1:  # the value is not shown: it may be a credential in the wrong place
             raise argparse.ArgumentTypeError("must be a positive integer")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be a positive integer up to {maximum:,}")
         return value
 
     convert.__name__ = name
@@ -180,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bulk_opts = Parser(add_help=False)
     group = bulk_opts.add_argument_group("bulk options")
-    group.add_argument("--concurrency", type=_positive_int("concurrency"),
+    group.add_argument("--concurrency",
+                       type=_positive_int("concurrency", _config.BULK_CONCURRENCY_MAX),
                        help=f"requests in flight (default {_config.BULK_CONCURRENCY})")
     group.add_argument("--rate", type=float, help="start at most this many users per second")
     group.add_argument("--ordered", action="store_true",
@@ -291,9 +294,12 @@ def _pick(args: argparse.Namespace, flag: str) -> tuple[str | None, str]:
 
 
 def _as_positive_int(value: str, source: str) -> int:
-    if re.fullmatch(r"\s*\+?[0-9]+\s*", value) is None or int(value) < 1:
+    # At most 19 significant digits (an int64): int() of thousands of digits would fail
+    # with Python's own message, naming neither the source nor the rule.
+    digits = value.strip().removeprefix("+").lstrip("0")
+    if re.fullmatch(r"[0-9]{1,19}", digits) is None:
         raise UsageError(f"{source} must be a positive integer")
-    return int(value)
+    return int(digits)
 
 
 def has_wall(args: argparse.Namespace) -> bool:

@@ -15,6 +15,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -94,11 +95,20 @@ Tally = JobSummary  # the older name of what the summary reports
 
 
 class _Progress:
-    """A tqdm bar when tqdm is installed and wanted; otherwise nothing at all."""
+    """A tqdm bar when tqdm is installed and wanted; otherwise nothing at all.
+
+    The run only records the counts (on the loop); the bar is drawn by a thread of its own,
+    so a stderr that stalls (a terminal paused with Ctrl-S, ``2>&1 | less``) never stalls
+    the loop.
+    """
+
+    INTERVAL = 0.2
 
     def __init__(self, total: int | None, enabled: bool) -> None:
         self._bar: Any = None
-        self._errors = 0
+        self._counts = (0, 0)  # done, errors: replaced whole, read by the thread
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         if not enabled:
             return
         try:
@@ -108,20 +118,39 @@ class _Progress:
                   file=sys.stderr)
             return
         self._bar = tqdm(total=total, unit="user", file=sys.stderr, dynamic_ncols=True,
-                         mininterval=0.2, smoothing=0.1)
+                         mininterval=self.INTERVAL, smoothing=0.1)
         self._bar.set_postfix_str("errors 0", refresh=False)
+        self._thread = threading.Thread(target=self._draw, name="adgate-async-progress",
+                                        daemon=True)
+        self._thread.start()
 
     def __call__(self, done: int, total: int | None, errors: int) -> None:
-        if self._bar is None:
-            return
-        if errors != self._errors:
-            self._errors = errors
-            self._bar.set_postfix_str(f"errors {errors}", refresh=False)
-        self._bar.update(done - self._bar.n)
+        self._counts = (done, errors)
+
+    def _draw(self) -> None:
+        with contextlib.suppress(Exception):  # a bar that cannot be drawn is no error
+            self._draw_until_closed()
+
+    def _draw_until_closed(self) -> None:
+        shown_errors = 0
+        while True:
+            last = self._stop.wait(self.INTERVAL)
+            done, errors = self._counts
+            if errors != shown_errors:
+                shown_errors = errors
+                self._bar.set_postfix_str(f"errors {errors}", refresh=False)
+            if done != self._bar.n:
+                self._bar.update(done - self._bar.n)
+            if last:
+                self._bar.close()
+                return
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        """Draw the final counts and end the bar (waits for a stalled stderr, as the
+        summary printed next would)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
 
 
 # ------------------------------------------------------------------------------ run
@@ -209,10 +238,16 @@ def report(summary: JobSummary, stopper: Stopper, note: str = "") -> int:
 # ------------------------------------------------------------------ files and pipes
 
 
-def _open_input(path: str, stack: contextlib.ExitStack) -> tuple[int, int | None]:
-    """The ids' file descriptor and, for a regular file, how many ids it holds."""
+def _open_input(path: str, stack: contextlib.ExitStack) -> tuple[int | str, int | None]:
+    """The ids' file descriptor (or, for a FIFO, its path: the reader's thread opens it)
+    and, for a regular file, how many ids it holds."""
     if path == "-":
         return 0, None
+    with contextlib.suppress(OSError):
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            if not os.access(path, os.R_OK):
+                raise UsageError(f"cannot read {path}: Permission denied")
+            return path, None
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
@@ -243,8 +278,8 @@ async def bulk(args: argparse.Namespace, stopper: Stopper) -> int:
     session, config = session_and_config(args, need_adgate=True)
     with contextlib.ExitStack() as stack:
         in_fd, total = _open_input(args.file, stack)
-        _check_output(args.output, in_fd)
-        if args.file == "-" and os.isatty(in_fd):
+        _check_output(args.output, in_fd if isinstance(in_fd, int) else None)
+        if args.file == "-" and os.isatty(0):
             print("adgate-async: reading user ids from standard input, one per line "
                   "(end with Ctrl-D)", file=sys.stderr)
         reader = IdReader(in_fd)

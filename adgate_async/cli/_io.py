@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import stat
 import threading
 from collections.abc import AsyncIterator, Iterator
 
-from ..jobs._lines import LineWriter, OutputError, is_regular, reason, same_file
+from ..jobs._lines import (
+    LineWriter,
+    OutputError,
+    escape_controls,
+    is_regular,
+    reason,
+    same_file,
+)
 
 _BOM = b"\xef\xbb\xbf"
-
-#: Characters a terminal may act on: C0 (except newline), DEL, C1, and the bidi controls.
-_TERMINAL_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
-                                "\u2066-\u2069]")
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with every terminal control character shown as ``\\uXXXX`` (in JSON, the
-    same string)."""
-    return _TERMINAL_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 
 __all__ = ["IdReader", "LineWriter", "OutputError", "count_ids", "escape_controls",
            "is_regular", "reason", "same_file"]
@@ -58,8 +52,11 @@ class IdReader:
     Bytes that are not UTF-8 are kept as surrogates (the library rejects that id alone).
     """
 
-    def __init__(self, fd: int, *, maxsize: int = 1024) -> None:
-        self._fd = fd
+    def __init__(self, fd: int | str, *, maxsize: int = 1024) -> None:
+        # A path (a FIFO) is opened on the thread: that open waits for a writer, and the
+        # loop (signal handlers included) must go on meanwhile.
+        self._path = fd if isinstance(fd, str) else None
+        self._fd = fd if isinstance(fd, int) else -1
         self._queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         self._slots = threading.Semaphore(maxsize)
         self._loop = asyncio.get_running_loop()
@@ -93,6 +90,19 @@ class IdReader:
             yield pending
 
     def _run(self) -> None:
+        try:
+            if self._path is not None:
+                try:
+                    self._fd = os.open(self._path, os.O_RDONLY)
+                except OSError as exc:
+                    self._hand_over(exc)
+                    return
+            self._read()
+        finally:
+            if self._path is not None and self._fd >= 0:
+                os.close(self._fd)
+
+    def _read(self) -> None:
         first = True
         try:
             for raw in self._lines():

@@ -12,9 +12,27 @@ import asyncio
 import collections
 import contextlib
 import os
+import re
 import stat
 import threading
 import zlib
+
+#: Characters a terminal may act on: C0 (except newline), DEL, C1, and the bidi controls.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                                "\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every terminal control character shown as ``\\uXXXX`` (in JSON, the
+    same string)."""
+    return _TERMINAL_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def escape_line(line: bytes) -> bytes:
+    """A JSON line made safe for a terminal: control characters inside its strings become
+    ``\\uXXXX`` escapes (the same JSON value); the final newline stays."""
+    text = line.decode("utf-8", "surrogateescape")
+    return escape_controls(text).encode("utf-8", "surrogateescape")
 
 
 class OutputError(Exception):
@@ -50,17 +68,19 @@ class LineWriter:
 
     _CHUNK = 1 << 16
 
-    def __init__(self, fd: int, path: str, *, maxsize: int = 1024) -> None:
+    def __init__(self, fd: int, path: str, *, maxsize: int = 1024,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._fd = fd
         self._path = path
         self._max = maxsize
         self._lines: collections.deque[bytes | None] = collections.deque()
         self._ready = threading.Condition()
         self._space = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop or asyncio.get_running_loop()
         self.written = 0
         self.failure: OutputError | None = None
         self._finished = False
+        self._abandoned = False
         self._thread = threading.Thread(target=self._run, name="adgate-async-writer",
                                         daemon=True)
         self._thread.start()
@@ -88,6 +108,20 @@ class LineWriter:
         if self.failure is not None:
             raise self.failure
 
+    @property
+    def finished(self) -> bool:
+        """The thread has ended: nothing will be written to the descriptor any more."""
+        return self._finished
+
+    def abandon(self) -> None:
+        """Give up on the lines still queued (the output stalled and the run must end): the
+        thread writes nothing more once its current write returns, and ends."""
+        self._abandoned = True
+        with self._ready:
+            self._lines.clear()
+            self._lines.append(None)
+            self._ready.notify()
+
     def _wake(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed
             self._loop.call_soon_threadsafe(self._space.set)
@@ -109,9 +143,9 @@ class LineWriter:
                         chunk.append(line)
                         size += len(line)
                 self._wake()
-                if chunk and self.failure is None:
+                if chunk and self.failure is None and not self._abandoned:
                     self._write(chunk)
-            if self.failure is None:
+            if self.failure is None and not self._abandoned:
                 self._finish()
         finally:
             self._finished = True
@@ -159,9 +193,10 @@ class GzipLineWriter(LineWriter):
     place only once whole).
     """
 
-    def __init__(self, fd: int, path: str, *, maxsize: int = 1024, level: int = 6) -> None:
+    def __init__(self, fd: int, path: str, *, maxsize: int = 1024, level: int = 6,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._zip = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: a gzip header
-        super().__init__(fd, path, maxsize=maxsize)
+        super().__init__(fd, path, maxsize=maxsize, loop=loop)
 
     def _write(self, chunk: list[bytes]) -> None:
         self._send(self._zip.compress(b"".join(chunk)), len(chunk))

@@ -8,9 +8,10 @@ import contextlib
 import dataclasses
 import functools
 import os
+import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from .. import AsyncSession
@@ -131,7 +132,8 @@ def _sharded(output: str, format: str | None, shard_size: int | None) -> bool:
 
 
 def _open_sink(output: str, *, resume: bool, overwrite: bool, format: str | None,
-               compress: str | None, shard_size: int | None) -> FileSink | ShardSink:
+               compress: str | None, shard_size: int | None,
+               loop: asyncio.AbstractEventLoop | None = None) -> FileSink | ShardSink:
     if format not in (None, "jsonl", "parquet"):
         raise JobSetupError(f"format must be 'jsonl' or 'parquet', not {format!r}")
     if compress not in (None, "gzip"):
@@ -142,7 +144,8 @@ def _open_sink(output: str, *, resume: bool, overwrite: bool, format: str | None
     if resume and overwrite:
         raise JobSetupError("resume and overwrite exclude each other")
     if not _sharded(output, format, shard_size):
-        return FileSink(output, resume=resume, overwrite=overwrite, compress=compress)
+        return FileSink(output, resume=resume, overwrite=overwrite, compress=compress,
+                        loop=loop)
     if output == "-":
         raise JobSetupError("sharded output needs a directory, not standard output")
     if format == "parquet" and compress is not None:
@@ -195,8 +198,23 @@ async def run_bulk_job_async(
     control = control or JobControl()
     # Built (not opened) before the output is touched: its checks refuse bad settings first.
     own_session = _config_session(session) if isinstance(session, SessionConfig) else None
-    sink = _open_sink(os.fspath(output), resume=resume, overwrite=overwrite, format=format,
-                      compress=compress, shard_size=shard_size)
+    if isinstance(offer_ids, Iterator):
+        offer_ids = list(offer_ids)  # checked below, then used: read it once
+    # The batch's own checks (concurrency, rate, history options), also before the output
+    # is touched: an InvalidParameterError must leave an existing output as it was.
+    checker = own_session if own_session is not None else session
+    assert isinstance(checker, AsyncSession)
+    checker._batch_args(
+        (), concurrency=concurrency, max_per_second=max_per_second, on_progress=on_progress,
+        lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
+    loop = asyncio.get_running_loop()
+    sink = await _open_off_loop(functools.partial(
+        _open_sink, os.fspath(output), resume=resume, overwrite=overwrite, format=format,
+        compress=compress, shard_size=shard_size, loop=loop), control)
+    if sink is None:  # stopped while the output was being opened (a FIFO with no reader)
+        return JobSummary(users=0, ok=0, errors={}, resumed=0, shards=0, shards_skipped=0,
+                          seconds=time.perf_counter() - started, complete=False,
+                          exit_status=control.exit_status)
     if processes > 1:
         assert isinstance(session, SessionConfig)
         assert isinstance(sink, ShardSink)
@@ -212,7 +230,6 @@ async def run_bulk_job_async(
     fail = FailFast(fail_fast)
     stop_reason: str | None = None
     output_error: OutputError | None = None
-    loop = asyncio.get_running_loop()
     deadline = asyncio.timeout(None)
 
     def on_stop(first: bool, grace: float) -> None:
@@ -255,12 +272,25 @@ async def run_bulk_job_async(
         if not control.stopped:
             raise
     finally:
-        control._on_stop = None
         complete = feed.ended and not control.stopped and output_error is None
+        # The final flush can wait on a stalled reader; a stop() then gives it the grace,
+        # a second stop() ends it at once (the lines still queued are dropped).
+        flush = asyncio.timeout(None)
+
+        def on_stop_flush(first: bool, grace: float) -> None:
+            flush.reschedule(loop.time() + (grace if first else 0.0))
+
+        control._on_stop = on_stop_flush
         try:
-            await sink.close(complete)
+            async with flush:
+                await sink.close(complete)
         except OutputError as exc:
             output_error = output_error or exc
+        except TimeoutError:
+            if not control.stopped:
+                raise
+        finally:
+            control._on_stop = None
 
     if output_error is not None:
         status = EXIT_OUTPUT
@@ -334,6 +364,56 @@ async def _run_processes(
         output_error=None if output_error is None else str(output_error),
         lines_written=done.users,
     )
+
+
+async def _open_off_loop(open_sink: Callable[[], FileSink | ShardSink],
+                         control: JobControl) -> FileSink | ShardSink | None:
+    """``open_sink()`` run on a thread of its own: opening a FIFO blocks until it has a
+    reader, and the loop (signal handlers included) must go on meanwhile. None when the job
+    was stopped first; the thread is then left behind (a daemon), and a sink it opens later
+    is dropped."""
+    if control.stopped:
+        return None
+    loop = asyncio.get_running_loop()
+    opened: asyncio.Future[FileSink | ShardSink] = loop.create_future()
+    stopped: asyncio.Future[None] = loop.create_future()
+
+    def settle(sink: FileSink | ShardSink | None, exc: BaseException | None) -> None:
+        if opened.done():  # abandoned
+            if sink is not None:
+                sink.discard()
+        elif exc is not None:
+            opened.set_exception(exc)
+        else:
+            opened.set_result(sink)  # type: ignore[arg-type]
+
+    def run() -> None:
+        sink: FileSink | ShardSink | None = None
+        error: BaseException | None = None
+        try:
+            sink = open_sink()
+        except BaseException as exc:  # handed to the loop
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, sink, error)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            if sink is not None:
+                with contextlib.suppress(Exception):
+                    sink.discard()
+
+    def on_stop(first: bool, grace: float) -> None:
+        if not stopped.done():
+            stopped.set_result(None)
+
+    control._on_stop = on_stop
+    threading.Thread(target=run, name="adgate-async-open", daemon=True).start()
+    try:
+        await asyncio.wait((opened, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        control._on_stop = None
+        if not opened.done():
+            opened.cancel()  # a sink that arrives later is discarded by settle()
+    return None if opened.cancelled() else opened.result()
 
 
 def _config_session(config: SessionConfig) -> AsyncSession:

@@ -170,6 +170,9 @@ class ShardSink:
                 self.existing.add(shard)
                 self.shards_written += 1
 
+    def discard(self) -> None:
+        """Drop a sink opened too late (the job had stopped while it was being opened)."""
+
     async def close(self, complete: bool) -> None:
         try:
             if complete:

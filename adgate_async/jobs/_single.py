@@ -8,6 +8,7 @@ its end); use sharded output with gzip parts for that.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sys
@@ -17,7 +18,7 @@ import msgspec
 from .. import UserResult
 from ._done import DoneSet
 from ._errors import JobSetupError
-from ._lines import GzipLineWriter, LineWriter, OutputError, reason
+from ._lines import GzipLineWriter, LineWriter, OutputError, escape_line, reason
 from ._records import result_line
 
 #: Our own lines start with the index; anything else is parsed as JSON.
@@ -85,7 +86,7 @@ class FileSink:
     """Results as JSON lines appended to one file descriptor, written on a thread."""
 
     def __init__(self, output: str, *, resume: bool, overwrite: bool,
-                 compress: str | None) -> None:
+                 compress: str | None, loop: asyncio.AbstractEventLoop | None = None) -> None:
         gz = compress == "gzip" or (compress is None and output.endswith(".gz"))
         self.done = DoneSet()
         self.cut = 0
@@ -100,7 +101,10 @@ class FileSink:
             self._fd, name, self._own = 1, "standard output", False
         else:
             self._fd, name, self._own = self._open(output, resume, overwrite, gz), output, True
-        self._writer = (GzipLineWriter if gz else LineWriter)(self._fd, name)
+        # A terminal acts on control characters (DEL, C1, bidi overrides) that JSON keeps
+        # raw: they are escaped there (the same JSON value); files and pipes get the bytes.
+        self._terminal = not gz and os.isatty(self._fd)
+        self._writer = (GzipLineWriter if gz else LineWriter)(self._fd, name, loop=loop)
 
     def _open(self, path: str, resume: bool, overwrite: bool, gz: bool) -> int:
         try:
@@ -142,12 +146,28 @@ class FileSink:
         pass
 
     async def put(self, position: int, result: UserResult) -> None:
-        await self._writer.put(result_line(result, position))
+        line = result_line(result, position)
+        await self._writer.put(escape_line(line) if self._terminal else line)
 
     async def close(self, complete: bool) -> None:
+        """Write what is queued; if this is cancelled (a stalled output and a stopped run),
+        the lines still queued are dropped."""
         try:
             await self._writer.close()
             self.complete = complete
+        except BaseException:
+            if not self._writer.finished:
+                # Its thread may still be in a write to the descriptor: the descriptor stays
+                # open (closing it could let a reused number receive that thread's bytes).
+                self._writer.abandon()
+                self._own = False
+            raise
         finally:
             if self._own:
                 os.close(self._fd)
+
+    def discard(self) -> None:
+        """Drop a sink opened too late (the job had stopped while it was being opened)."""
+        self._writer.abandon()
+        if self._own:
+            os.close(self._fd)
