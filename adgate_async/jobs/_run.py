@@ -204,9 +204,16 @@ async def run_bulk_job_async(
     # is touched: an InvalidParameterError must leave an existing output as it was.
     checker = own_session if own_session is not None else session
     assert isinstance(checker, AsyncSession)
-    checker._batch_args(
-        (), concurrency=concurrency, max_per_second=max_per_second, on_progress=on_progress,
-        lang=lang, continue_playing=continue_playing, offer_ids=offer_ids)
+    options: dict[str, Any] = {}
+    if lang is not None:
+        options["lang"] = lang
+    if continue_playing is not None:
+        options["continue_playing"] = continue_playing
+    if offer_ids is not None:
+        options["offer_ids"] = offer_ids
+    # iter_users checks every argument when called; nothing runs until it is iterated.
+    await checker.iter_users((), concurrency=concurrency, max_per_second=max_per_second,
+                             on_progress=on_progress, **options).aclose()
     loop = asyncio.get_running_loop()
     sink = await _open_off_loop(functools.partial(
         _open_sink, os.fspath(output), resume=resume, overwrite=overwrite, format=format,
