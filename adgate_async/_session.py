@@ -246,8 +246,10 @@ class AsyncSession:
         whole batch holds new requests and retries until then (60 s at most per answer);
         other calls on the session are not held.
 
-        The workers belong to the task iterating: when it finishes (done, failed, or
-        cancelled anywhere, even in the loop body), they are cancelled. ``async with
+        The workers belong to the task that last asked for a result: when it fails or is
+        cancelled (anywhere, even in the loop body), they are cancelled, and a later
+        ``__anext__`` raises a RuntimeError saying so. A task that asked and returned
+        (``asyncio.wait_for(anext(it), t)`` runs each call in one) hands the batch on. ``async with
         s.iter_users(...) as results:`` (or ``aclose()``) stops and awaits them at a known
         point; breaking out of the loop cancels them once the iterator is dropped. Closing
         the session under a running batch stops it with a RuntimeError ("the AsyncSession
