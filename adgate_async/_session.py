@@ -89,12 +89,10 @@ class AsyncSession:
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
     ) -> None:
-        self._aff_id = _params.check_positive_int("aff_id", aff_id)
+        self._aff_id = _params.check_id_int("aff_id", aff_id)
         api_key = _params.check_nonempty_str("api_key", api_key, secret=True)
         self._wall_code = _params.check_nonempty_str("wall_code", wall_code)
-        self._wall_id = None if wall_id is None else _params.check_positive_int(
-            "wall_id", wall_id
-        )
+        self._wall_id = None if wall_id is None else _params.check_id_int("wall_id", wall_id)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidParameterError(
                 "session", "must be an aiohttp.ClientSession or None", session

@@ -13,7 +13,7 @@ import pytest
 from adgate_async import APITimeoutError, AsyncSession, InvalidParameterError, _config
 from adgate_async.testing import Answer, StandInServer
 
-from ._support import make_session
+from ._support import AFF_ID, API_KEY, WALL_CODE, make_session
 
 # A generous bound: only there to turn a hang into a failure.
 HANG = 20.0
@@ -316,3 +316,35 @@ def test_a_huge_int_is_described_by_its_size_not_its_digits() -> None:
     with pytest.raises(InvalidParameterError) as info:
         make_session(aff_id=10**5000)
     assert "5001 digits" in str(info.value)
+
+
+# ----------------------------------------------------- review findings 12 and 14
+
+
+async def test_a_zero_dimensional_array_for_offer_ids_is_an_invalid_parameter(
+    server: StandInServer,
+) -> None:
+    """Review finding 12: ``offer_ids=np.array(5)`` passes the ``Iterable`` check, then
+    ``list()`` raised numpy's bare ``TypeError: iteration over a 0-d array``."""
+    async with make_session(**server.session_urls()) as s:
+        with pytest.raises(InvalidParameterError) as caught:
+            await s.get_history("u1", offer_ids=np.array(5))
+    assert caught.value.param == "offer_ids"
+
+
+@pytest.mark.parametrize("slot", ["aff_id", "wall_id"])
+def test_a_credential_in_the_wrong_slot_is_not_echoed_by_the_library(slot: str) -> None:
+    """Review finding 14: ``AsyncSession(aff_id=<the key>, api_key=<the aff id>, ...)``
+    (two variables swapped) raised an InvalidParameterError showing the key, which then
+    lands in logs and error trackers. A str in the aff_id / wall_id slot is shown by its
+    type and length only."""
+    arguments: dict[str, Any] = {"aff_id": AFF_ID, "api_key": API_KEY, "wall_code": WALL_CODE}
+    if slot == "aff_id":
+        arguments.update(aff_id=API_KEY, api_key=str(AFF_ID))
+    else:
+        arguments.update(wall_id=API_KEY)
+    with pytest.raises(InvalidParameterError) as caught:
+        AsyncSession(**arguments)
+    assert caught.value.param == slot
+    text = f"{caught.value} {caught.value!r} {caught.value.args}"
+    assert API_KEY[:8] not in text, text
