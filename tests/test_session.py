@@ -210,3 +210,21 @@ async def test_raw_response_still_maps_errors_and_retries(
     server.always("b", Answer.ban("USER_BANNED"))
     with pytest.raises(UserBannedError):
         await session.with_raw_response.get_history("b")
+
+
+@pytest.mark.parametrize("how", ["single call", "batch"])
+async def test_a_closed_caller_session_raises_the_clear_error(
+    server: StandInServer, how: str
+) -> None:
+    """Review finding 11: with ``session=`` (the caller's own aiohttp session), closing
+    that session under a call or a batch raised aiohttp's bare ``RuntimeError: Session is
+    closed`` instead of saying which session was closed."""
+    client = aiohttp.ClientSession()
+    s = make_session(session=client, **server.session_urls())
+    await client.close()
+    call = s.get_history("u1") if how == "single call" else s.gather_users(["u1", "u2"])
+    with pytest.raises(RuntimeError) as caught:
+        await call
+    assert "session=" in str(caught.value), str(caught.value)
+    assert "closed" in str(caught.value)
+    await s.aclose()
