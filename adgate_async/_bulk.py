@@ -324,8 +324,8 @@ class BatchIterator(Generic[R_co]):
     last asked: when that task is cancelled (anywhere, even in its loop body) or fails,
     every worker is cancelled with it, and a later ``__anext__`` raises a RuntimeError
     saying so. A task that asked and returned (``asyncio.wait_for(anext(it), t)`` runs
-    each call in one) hands the batch on to the next task that asks. ``aclose()`` (or leaving ``async with``) stops and awaits them;
-    dropping the iterator cancels them.
+    each call in one) hands the batch on to the next task that asks. ``aclose()`` (or
+    leaving ``async with``) stops and awaits them; dropping the iterator cancels them.
     """
 
     __slots__ = ("_batch", "_closed", "_concurrency", "_finished", "_job", "_next_index",

@@ -3,9 +3,10 @@
 A server or a proxy in front of it may hand the key back changed: lowercased or uppercased
 (URL rewrites), percent-encoded (once or twice) with upper- or lowercase hex, ``+`` for a
 space, or escaped inside a JSON string (``\\/``, ``\\u00e9``, ``\\u00E9``), and any mix of
-these from one character to the next. :class:`Redactor` compiles, once per session, one regular expression
-per kind of input (str and bytes) that matches the key in all those spellings. It only runs
-when an error is built or raw headers are handed out, never on a successful decode.
+these from one character to the next. :class:`Redactor` compiles, once per session, one
+regular expression per kind of input (str and bytes) that matches the key in all those
+spellings. It only runs when an error is built or raw headers are handed out, never on a
+successful decode.
 """
 
 from __future__ import annotations
