@@ -13,8 +13,9 @@ or the typed error that ended its call. Anything else (a bug, a closed session, 
 iterator that raises) aborts the batch and is raised to the consumer; a session closed
 under a running batch is reported as such (``closed()`` tells).
 
-The workers of an iterator belong to the task that reads the results: when that task
-finishes, however it finishes, they are cancelled with it. A batch's Retry-After pause is
+The workers of an iterator belong to the task that reads the results now (re-tied on each
+``__anext__``): when that task is cancelled or fails, they are cancelled with it, and the
+iterator then says so instead of ending as if the input were done. A batch's Retry-After pause is
 its own: its :class:`Throttle` goes with each of its calls (see ``_retry.Gate``), so no
 other call on the session waits for it, and no other call's 429 pauses the batch.
 """
@@ -25,17 +26,15 @@ import asyncio
 import contextlib
 from collections.abc import (
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Coroutine,
     Iterable,
-    Iterator,
-    Sized,
 )
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 from ._errors import AdGateError
+from ._source import Source
 from ._throttle import Throttle
 
 #: ``on_progress(done, total, errors)``: ``total`` is None when the input has no length.
@@ -62,6 +61,26 @@ Fetch = Callable[[I, Throttle], Awaitable[V]]
 MakeResult = Callable[[I, int, "V | None", "AdGateError | None"], R]
 
 _DONE: Final = object()
+_MISSING: Final = object()
+
+
+def _ended_badly(task: asyncio.Task[Any]) -> bool:
+    """Whether a finished task was cancelled or raised. Its exception is read without
+    ``exception()``, which would mark it retrieved (and silence asyncio's warning about a
+    failed task nobody awaited)."""
+    if task.cancelled():
+        return True
+    exc = getattr(task, "_exception", _MISSING)  # both asyncio Task implementations
+    if exc is _MISSING:
+        exc = task.exception()
+    return exc is not None
+
+
+def orphaned_message(name: str) -> str:
+    """What a later ``__anext__`` raises once the task reading a batch was cancelled or
+    failed, which stopped its workers: the input was not finished."""
+    return (f"the {name} batch was stopped because the task reading its results was "
+            "cancelled or failed; it cannot go on (results not yet yielded are lost)")
 
 
 def closed_message(name: str) -> str:
@@ -97,56 +116,13 @@ class Job(Generic[I, V, R]):
         self.on_progress = on_progress
 
 
-class _Source(Generic[I]):
-    """Hands the input out to the workers as ``(index, item)``, lazily.
-
-    A plain iterable is advanced without any await (so no two workers can interleave); it
-    runs on the event loop, so its ``next()`` must not block. An async iterable is advanced
-    behind a lock (async generators refuse concurrent ``__anext__``).
-    """
-
-    __slots__ = ("_aiter", "_index", "_iter", "_lock", "total")
-
-    def __init__(self, items: Iterable[I] | AsyncIterable[I]) -> None:
-        self.total = len(items) if isinstance(items, Sized) else None
-        self._index = 0
-        self._iter: Iterator[I] | None = None
-        self._aiter: AsyncIterator[I] | None = None
-        if isinstance(items, AsyncIterable):
-            self._aiter = aiter(items)
-            self._lock = asyncio.Lock()
-        else:
-            self._iter = iter(items)
-
-    async def next(self) -> tuple[int, I] | None:
-        """The next item with its input index, or None once the input is exhausted."""
-        if self._iter is not None:
-            try:
-                item = next(self._iter)
-            except StopIteration:
-                return None
-        else:
-            assert self._aiter is not None
-            async with self._lock:
-                try:
-                    item = await anext(self._aiter)
-                except StopAsyncIteration:
-                    return None
-                index = self._index  # taken under the lock: indexes follow the input
-                self._index = index + 1
-                return index, item
-        index = self._index
-        self._index = index + 1
-        return index, item
-
-
 class _Batch(Generic[I, V, R]):
     """What one running batch's workers share: the input, the throttle, the progress
     counters, and the worker tasks themselves."""
 
     def __init__(self, job: Job[I, V, R]) -> None:
         self.job = job
-        self.source = _Source(job.items)
+        self.source = Source(job.items)
         self.throttle = Throttle(job.max_per_second)
         self.on_progress = job.on_progress
         self._fetch = job.fetch
@@ -155,6 +131,9 @@ class _Batch(Generic[I, V, R]):
         self.errors = 0
         self.tasks: list[asyncio.Task[None]] = []
         self.consumer: asyncio.Task[Any] | None = None
+        #: The workers were stopped because the task reading the results was cancelled
+        #: or failed: the batch did not end, and must not look as if it had.
+        self.orphaned = False
 
     async def fetch(self, index: int, item: I) -> R:
         """One item's call, its failure turned into a result (only AdGateError is)."""
@@ -176,20 +155,33 @@ class _Batch(Generic[I, V, R]):
                       for n in range(concurrency)]
 
     def tie_to(self, consumer: asyncio.Task[Any] | None) -> None:
-        """Cancel the workers when ``consumer`` finishes, however it finishes (a consumer
-        cancelled in its loop body never closes the iterator it was reading)."""
+        """Let the task now asking for a result own the workers: moved on every call, so
+        a batch read from short tasks (``wait_for(anext(it))``, ``ensure_future``) belongs
+        to whichever task reads it now. When that task ends cancelled or failed (even in
+        its loop body, where it never closes the iterator), the workers are cancelled; a
+        task that simply returned (``wait_for``'s inner task) lets the batch go on."""
+        if consumer is self.consumer:
+            return
+        self._untie()
         if consumer is not None:
             self.consumer = consumer
             consumer.add_done_callback(self._consumer_done)
 
-    def _consumer_done(self, _task: asyncio.Task[Any]) -> None:
-        self.cancel()
-
-    def cancel(self) -> None:
-        """Ask every worker to stop (without waiting), and let go of the consumer."""
+    def _untie(self) -> None:
         consumer, self.consumer = self.consumer, None
         if consumer is not None:
             consumer.remove_done_callback(self._consumer_done)
+
+    def _consumer_done(self, task: asyncio.Task[Any]) -> None:
+        if task is self.consumer:
+            self.consumer = None
+        if _ended_badly(task):
+            self.orphaned = True
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Ask every worker to stop (without waiting), and let go of the consumer."""
+        self._untie()
         for task in self.tasks:
             if not task.done():
                 task.cancel()
@@ -284,9 +276,11 @@ class BatchIterator(Generic[R_co]):
                 ...
 
     Nothing runs until the first result is asked for. The workers belong to the task that
-    asked: when that task finishes (cancelled anywhere, even in its loop body), every worker
-    is cancelled with it. ``aclose()`` (or leaving ``async with``) stops and awaits them;
-    dropping the iterator cancels them.
+    last asked: when that task is cancelled (anywhere, even in its loop body) or fails,
+    every worker is cancelled with it, and a later ``__anext__`` raises a RuntimeError
+    saying so. A task that asked and returned (``asyncio.wait_for(anext(it), t)`` runs
+    each call in one) hands the batch on to the next task that asks. ``aclose()`` (or
+    leaving ``async with``) stops and awaits them; dropping the iterator cancels them.
     """
 
     __slots__ = ("_batch", "_closed", "_concurrency", "_finished", "_job", "_next_index",
@@ -327,8 +321,12 @@ class BatchIterator(Generic[R_co]):
             if self._closed:
                 raise StopAsyncIteration
             batch = self._start()
-        elif self._closed:
-            raise StopAsyncIteration
+        else:
+            if batch.orphaned:
+                raise RuntimeError(orphaned_message(self._job.name))
+            if self._closed:
+                raise StopAsyncIteration
+            batch.tie_to(asyncio.current_task())
         results, slots, ordered = self._results, self._slots, self._ordered
         try:
             while True:
@@ -352,7 +350,9 @@ class BatchIterator(Generic[R_co]):
                         slots.release()
                         return result
                     self._pending[result.index] = result
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                batch.orphaned = True  # stopped half-way: no normal end later
             self._closed = True
             await batch.stop()
             raise

@@ -66,6 +66,18 @@ def check_positive_int(name: str, value: object, maximum: int = _config.INT64_MA
     return check_int(name, value, 1, maximum, f"must be a positive int, at most {maximum}")
 
 
+def check_id_int(name: str, value: object) -> int:
+    """A session's positive-int id (``aff_id``, ``wall_id``). A str given there is never
+    shown: swapped arguments would put the API key in this very message."""
+    if isinstance(value, str):
+        rule = f"must be a positive int, at most {_config.INT64_MAX}"
+        raise InvalidParameterError(
+            name, f"{rule} (got a str of {len(value)} characters, not shown: it may be a "
+            "credential given in the wrong place)", value, show=False,
+        )
+    return check_positive_int(name, value)
+
+
 def check_nonempty_str(name: str, value: object, *, secret: bool = False) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidParameterError(name, "must be a non-empty str", value, show=not secret)

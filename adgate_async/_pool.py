@@ -41,6 +41,17 @@ class Pool:
         "Session is closed"."""
         if self.closed:
             raise RuntimeError("the AsyncSession was closed while this call was being retried")
+        self._check_caller_client()
+
+    def _check_caller_client(self) -> None:
+        """A caller's aiohttp session, closed by the caller, is told as such (aiohttp
+        would say only "Session is closed", not which session)."""
+        client = self._client
+        if not self._owned and client is not None and client.closed:
+            raise RuntimeError(
+                "the aiohttp.ClientSession given as session= is closed; keep it open while "
+                "the AsyncSession uses it (or let the AsyncSession make its own)"
+            )
 
     def client(self) -> aiohttp.ClientSession:
         """The aiohttp session, created on first use inside the running loop."""
@@ -59,6 +70,8 @@ class Pool:
                 timeout=self._timeout,
                 headers=self._headers,
             )
+        elif not self._owned:
+            self._check_caller_client()
         return client
 
     @property

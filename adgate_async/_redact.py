@@ -1,11 +1,12 @@
 """Taking the API key out of text, bytes and headers, in every spelling a server may echo.
 
 A server or a proxy in front of it may hand the key back changed: lowercased or uppercased
-(URL rewrites), percent-encoded with upper- or lowercase hex, ``+`` for a space, or escaped
-inside a JSON string (``\\/``, ``\\u00e9``, ``\\u00E9``), and any mix of these from one
-character to the next. :class:`Redactor` compiles, once per session, one regular expression
-per kind of input (str and bytes) that matches the key in all those spellings. It only runs
-when an error is built or raw headers are handed out, never on a successful decode.
+(URL rewrites), percent-encoded (once or twice) with upper- or lowercase hex, ``+`` for a
+space, or escaped inside a JSON string (``\\/``, ``\\u00e9``, ``\\u00E9``), and any mix of
+these from one character to the next. :class:`Redactor` compiles, once per session, one
+regular expression per kind of input (str and bytes) that matches the key in all those
+spellings. It only runs when an error is built or raw headers are handed out, never on a
+successful decode.
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ def _case_variants(char: str) -> set[str]:
 
 
 def _literals(char: str) -> set[str]:
-    """ASCII spellings of one code point besides its JSON escapes: %XX per UTF-8 byte, and
+    """ASCII spellings of one code point besides its JSON escapes: %XX per UTF-8 byte,
+    %25XX per byte (a URL percent-encoded twice, as a re-encoding rewrite echoes it), and
     ``+`` for a space."""
-    forms = {"".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))}
+    raw = char.encode("utf-8", "surrogatepass")
+    forms = {"".join(f"%{b:02X}" for b in raw), "".join(f"%25{b:02X}" for b in raw)}
     if char == " ":
         forms.add("+")
     return forms
@@ -139,6 +142,20 @@ class Redactor:
                 offset = match.start()
                 break
         return self.text(window[offset:])[:length]
+
+    def data_excerpt(self, data: bytes, start: int, length: int) -> bytes:
+        """:meth:`excerpt` for bytes: redacted before it is cut, so a spelling of the key
+        that the cut would split is never shown in part."""
+        low = max(0, start - self.longest)
+        window = data[low : start + length + self.longest]
+        offset = start - low
+        for match in self._bytes.finditer(window):
+            if match.start() >= offset:
+                break
+            if match.end() > offset:
+                offset = match.start()
+                break
+        return self.data(window[offset:])[:length]
 
     def data(self, data: bytes) -> bytes:
         return self._bytes.sub(REDACTED.encode(), data)

@@ -31,7 +31,7 @@ _TRAILING = re.compile(r"JSON is malformed: trailing characters \(byte (\d+)\)")
 _WHITESPACE = b" \t\r\n"
 
 
-def _failure_text(exc: BaseException, body: bytes) -> str:
+def _failure_text(exc: BaseException, body: bytes, redactor: Redactor | None) -> str:
     """What went wrong decoding ``body``, in words (never the exception's type name)."""
     if isinstance(exc, UnicodeDecodeError):
         return f"a string is not valid UTF-8 (byte {exc.start})"
@@ -40,18 +40,22 @@ def _failure_text(exc: BaseException, body: bytes) -> str:
     text = str(exc)
     trailing = _TRAILING.fullmatch(text)
     if trailing is not None:
-        return _trailing_text(body, int(trailing.group(1)))
+        return _trailing_text(body, int(trailing.group(1)), redactor)
     return text
 
 
-def _trailing_text(body: bytes, at: int) -> str:
-    """Say exactly what is wrong with a complete JSON document followed by other bytes."""
+def _trailing_text(body: bytes, at: int, redactor: Redactor | None) -> str:
+    """Say exactly what is wrong with a complete JSON document followed by other bytes.
+    The excerpt of those bytes is redacted before it is cut (a key the cut would split is
+    not shown in part) and before its ``repr`` (whose escapes would hide the key)."""
     # msgspec reports the position just past the first stray byte.
     start = at - 1 if 0 < at <= len(body) and body[at - 1] not in _WHITESPACE else at
     end = len(body[:start].rstrip(_WHITESPACE))
+    excerpt = (body[start:start + 40] if redactor is None
+               else redactor.data_excerpt(body, start, 40))
     return (f"JSON is malformed: a complete JSON document ends at byte {end}, followed by "
             f"{len(body) - end:,} more bytes that are not only whitespace "
-            f"(from byte {start}: {body[start:start + 40]!r})")
+            f"(from byte {start}: {excerpt!r})")
 
 
 def decode_error_path(message: str) -> str | None:
@@ -77,7 +81,7 @@ def decode_body(
     try:
         return decoder.decode(body)
     except DECODE_FAILURES as exc:
-        message = _failure_text(exc, body)
+        message = _failure_text(exc, body, redactor)
     # Raised outside the except block, so no msgspec exception is chained onto ours.
     raise _decode_error(f"response body does not match {decoder.type.__name__}: {message}",
                         decode_error_path(message), status, body, method, url, attempts,
@@ -150,7 +154,7 @@ class RawResponse(Generic[T]):
         try:
             return msgspec.json.decode(self.content)
         except DECODE_FAILURES as exc:
-            message = _failure_text(exc, self.content)
+            message = _failure_text(exc, self.content, self._redactor)
         raise _decode_error(f"response body is not valid JSON: {message}", None, self.status,
                             self.content, self.method, self.url, self.attempts, self._redactor)
 

@@ -89,12 +89,10 @@ class AsyncSession:
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
     ) -> None:
-        self._aff_id = _params.check_positive_int("aff_id", aff_id)
+        self._aff_id = _params.check_id_int("aff_id", aff_id)
         api_key = _params.check_nonempty_str("api_key", api_key, secret=True)
         self._wall_code = _params.check_nonempty_str("wall_code", wall_code)
-        self._wall_id = None if wall_id is None else _params.check_positive_int(
-            "wall_id", wall_id
-        )
+        self._wall_id = None if wall_id is None else _params.check_id_int("wall_id", wall_id)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidParameterError(
                 "session", "must be an aiohttp.ClientSession or None", session
@@ -249,8 +247,10 @@ class AsyncSession:
         whole batch holds new requests and retries until then (60 s at most per answer);
         other calls on the session are not held.
 
-        The workers belong to the task iterating: when it finishes (done, failed, or
-        cancelled anywhere, even in the loop body), they are cancelled. ``async with
+        The workers belong to the task that last asked for a result: when it fails or is
+        cancelled (anywhere, even in the loop body), they are cancelled, and a later
+        ``__anext__`` raises a RuntimeError saying so. A task that asked and returned
+        (``asyncio.wait_for(anext(it), t)`` runs each call in one) hands the batch on. ``async with
         s.iter_users(...) as results:`` (or ``aclose()``) stops and awaits them at a known
         point; breaking out of the loop cancels them once the iterator is dropped. Closing
         the session under a running batch stops it with a RuntimeError ("the AsyncSession
@@ -321,8 +321,7 @@ class AsyncSession:
         return _history.history_options(**options) if options else ""
 
     def _history_request(self, user_id: object, options: HistoryOptions) -> Request:
-        return self._history.request(user_id, _history.history_options(**options)
-                                     if options else "")
+        return self._history.request(user_id, self._history_query(options))
 
     def _personalized_request(self, uid: object, options: PersonalizedOptions) -> Request:
         query = _personalized.personalized_query(default_wall=self._wall_id, **options)

@@ -42,6 +42,11 @@ _PERMANENT_TRANSPORT_ERRORS: Final = (
 )
 
 
+# How aiohttp's parser reports bytes where no answer should start: after a complete answer
+# (more than its Content-Length), or instead of one.
+_EXTRA_BYTES_SIGNS: Final = ("Bad status line", "Data after `Connection: close`")
+
+
 class Request:
     """What to send: the URL (carrying the key where the endpoint needs it) and its
     redacted twin, the only form that errors, logs and raw responses ever show."""
@@ -189,6 +194,9 @@ def http_parse_message(message: str, redactor: Redactor) -> str:
         excerpt = redactor.excerpt(lines[0], start, 60).strip()
         if excerpt:
             text += f"; near where it failed: {excerpt}"
+    if head.startswith(_EXTRA_BYTES_SIGNS):
+        text += ("; the server sent more bytes than the Content-Length of its answer "
+                 "(the answer is lost with them), or something that is not an HTTP answer")
     return redactor.text(text)
 
 

@@ -24,6 +24,7 @@ from ._support import (
     AFF_ID,
     API_KEY,
     HANG,
+    WALL_CODE,
     assert_logs_clean,
     assert_pickle_clean,
     assert_session_clean,
@@ -406,3 +407,35 @@ def test_a_base_url_carrying_the_key_is_refused_without_echoing_it(base_url: str
         make_session(adgate_base_url=base_url)
     assert info.value.param == "adgate_base_url"
     assert_walk_clean(info.value)
+
+
+# ----------------------------------------------------- review findings 12 and 14
+
+
+async def test_a_zero_dimensional_array_for_offer_ids_is_an_invalid_parameter(
+    adgate_server: StandInServer,
+) -> None:
+    """Review finding 12: ``offer_ids=np.array(5)`` passes the ``Iterable`` check, then
+    ``list()`` raised numpy's bare ``TypeError: iteration over a 0-d array``."""
+    async with make_session(**adgate_server.session_urls()) as s:
+        with pytest.raises(InvalidParameterError) as caught:
+            await s.get_history("u1", offer_ids=np.array(5))
+    assert caught.value.param == "offer_ids"
+
+
+@pytest.mark.parametrize("slot", ["aff_id", "wall_id"])
+def test_a_credential_in_the_wrong_slot_is_not_echoed_by_the_library(slot: str) -> None:
+    """Review finding 14: ``AsyncSession(aff_id=<the key>, api_key=<the aff id>, ...)``
+    (two variables swapped) raised an InvalidParameterError showing the key, which then
+    lands in logs and error trackers. A str in the aff_id / wall_id slot is shown by its
+    type and length only."""
+    arguments: dict[str, Any] = {"aff_id": AFF_ID, "api_key": API_KEY, "wall_code": WALL_CODE}
+    if slot == "aff_id":
+        arguments.update(aff_id=API_KEY, api_key=str(AFF_ID))
+    else:
+        arguments.update(wall_id=API_KEY)
+    with pytest.raises(InvalidParameterError) as caught:
+        AsyncSession(**arguments)
+    assert caught.value.param == slot
+    text = f"{caught.value} {caught.value!r} {caught.value.args}"
+    assert API_KEY[:8] not in text, text

@@ -354,3 +354,61 @@ async def test_key_at_the_cut_is_not_half_kept(adgate_server: StandInServer, off
             assert_bounded(info.value)
             assert API_KEY[:5] not in info.value.message
             assert API_KEY[:5].encode() not in info.value.body
+
+
+# ------------------------------------------- review findings 3 and 4: cut or re-encoded keys
+
+
+def _shows_part_of_key(text: str, chunk: int = 8) -> bool:
+    """Whether ``text`` holds any ``chunk`` consecutive characters of the key (in any case,
+    also after undoing one or two levels of percent-encoding)."""
+    key = API_KEY.casefold()
+    views = [v.casefold() for v in (text, unquote(text), unquote(unquote(text)))]
+    return any(key[i:i + chunk] in v for i in range(len(key) - chunk + 1) for v in views)
+
+
+def _error_texts(exc: BaseException) -> list[str]:
+    texts = [str(exc), repr(exc), getattr(exc, "message", "") or ""]
+    body = getattr(exc, "body", b"") or b""
+    texts.append(body.decode("latin-1"))
+    headers = getattr(exc, "headers", None)
+    if headers:
+        texts.append(repr(list(headers.items())))
+    return texts
+
+
+@pytest.mark.parametrize("pad", [0, 7, 14, 21, 28, 35])
+async def test_stray_bytes_after_a_good_document_never_show_part_of_the_key(
+    adgate_server: StandInServer, pad: int
+) -> None:
+    """Review finding 3: the DecodeError for a complete JSON document followed by other
+    bytes quotes a window of what follows; a key cut by that window's end was only partly
+    there and the redactor let that part through."""
+    body = b'{"status":"success","data":[]}' + b" " + b"x" * pad + API_KEY.encode()
+    adgate_server.always("echo", Answer.ok(body=body))
+    async with make_session(**adgate_server.session_urls()) as s:
+        with pytest.raises(AdGateError) as caught:
+            await s.get_history("echo")
+    leaked = [t for t in _error_texts(caught.value) if _shows_part_of_key(t)]
+    assert not leaked, leaked
+
+
+@pytest.mark.parametrize("where", ["message", "location"])
+async def test_a_double_percent_encoded_key_is_scrubbed(
+    adgate_server: StandInServer, where: str
+) -> None:
+    """Review finding 4: a key percent-encoded twice (``%252F`` for ``/``, what a
+    re-encoding rewrite echoes) reached ``str(exc)``, ``.message``, ``.body`` and
+    ``.headers``."""
+    twice = quote(quote(API_KEY, safe=""), safe="")
+    if where == "message":
+        body = msgspec.json.encode({"error": {"message": f"bad request: api_key={twice}"}})
+        adgate_server.always("echo", Answer.error(400, body=body))
+    else:
+        adgate_server.always("echo", Answer(status=302, body=b"",
+                                     headers={"Location": f"https://x.test/?api_key={twice}"}))
+    async with make_session(**adgate_server.session_urls(), max_retries=0) as s:
+        with pytest.raises(AdGateError) as caught:
+            await s.get_history("echo")
+    leaked = [t for t in _error_texts(caught.value) if _shows_part_of_key(t)]
+    assert not leaked, leaked

@@ -1,5 +1,5 @@
 """The per-batch retry budget (``retry_budget=``, issue 11 item 7b), against the stand-in
-server: when most attempts fail, retries add at most ``RETRY_BUDGET_MIN + ratio * users`` to
+adgate_server: when most attempts fail, retries add at most ``RETRY_BUDGET_MIN + ratio * users`` to
 the requests the server sees; a batch with a few errors is not affected; ``None`` turns the
 budget off; single calls never have one; bad values are refused before any request."""
 
@@ -24,10 +24,10 @@ from ._support import make_session
 USERS = 1_000
 
 
-def storm(server: StandInServer, ids: list[str], *failures: int) -> None:
+def storm(adgate_server: StandInServer, ids: list[str], *failures: int) -> None:
     """Each id: the given failing statuses first, then its normal answer."""
     for uid in ids:
-        server.script(uid, *(Answer.error(status) for status in failures))
+        adgate_server.script(uid, *(Answer.error(status) for status in failures))
 
 
 async def run_batch(s: AsyncSession, kind: str, ids: list[str], **kwargs: Any) -> list[Any]:
@@ -53,15 +53,15 @@ async def run_batch(s: AsyncSession, kind: str, ids: list[str], **kwargs: Any) -
     ],
 )
 async def test_a_failing_batch_adds_at_most_the_budget_in_retries(
-    server: StandInServer, session: AsyncSession, kind: str, kwargs: dict[str, Any]
+    adgate_server: StandInServer, adgate_session: AsyncSession, kind: str, kwargs: dict[str, Any]
 ) -> None:
     ids = [f"u{i}" for i in range(USERS)]
-    storm(server, ids, 500)  # every first attempt fails; every retry would succeed
+    storm(adgate_server, ids, 500)  # every first attempt fails; every retry would succeed
 
-    results = await run_batch(session, kind, ids, **kwargs)
+    results = await run_batch(adgate_session, kind, ids, **kwargs)
 
     assert sorted(r.index for r in results) == list(range(USERS))
-    sent = server.total_requests
+    sent = adgate_server.total_requests
     retried = sent - USERS
     # The exact bound: every user once, plus the minimum, plus 20 % of the users.
     assert sent <= USERS + RETRY_BUDGET_MIN + RETRY_BUDGET_RATIO * USERS
@@ -73,7 +73,7 @@ async def test_a_failing_batch_adds_at_most_the_budget_in_retries(
     for r in failed:  # the error of the one attempt made, not a retry-exhaustion
         assert isinstance(r.error, ServerError)
         assert (r.error.status, r.error.attempts) == (500, 1)
-    st = session.stats
+    st = adgate_session.stats
     assert st.retries == retried
     assert st.retries_skipped == len(failed)
     assert st.errors_by_type == {"ServerError": len(failed)}
@@ -81,15 +81,15 @@ async def test_a_failing_batch_adds_at_most_the_budget_in_retries(
 
 
 async def test_later_retries_of_a_user_also_spend_the_budget(
-    server: StandInServer, session: AsyncSession
+    adgate_server: StandInServer, adgate_session: AsyncSession
 ) -> None:
     ids = [f"u{i}" for i in range(USERS)]
-    storm(server, ids, 500, 503, 502)  # three failures, then the answer (max_retries=3)
+    storm(adgate_server, ids, 500, 503, 502)  # three failures, then the answer (max_retries=3)
 
-    results = await session.gather_users(ids)
+    results = await adgate_session.gather_users(ids)
 
-    assert server.total_requests <= USERS + RETRY_BUDGET_MIN + RETRY_BUDGET_RATIO * USERS
-    assert session.stats.retries == server.total_requests - USERS
+    assert adgate_server.total_requests <= USERS + RETRY_BUDGET_MIN + RETRY_BUDGET_RATIO * USERS
+    assert adgate_session.stats.retries == adgate_server.total_requests - USERS
     for r in results:
         if not r.ok:
             assert isinstance(r.error, ServerError)
@@ -97,57 +97,57 @@ async def test_later_retries_of_a_user_also_spend_the_budget(
 
 
 async def test_without_a_budget_every_user_is_retried(
-    server: StandInServer, session: AsyncSession
+    adgate_server: StandInServer, adgate_session: AsyncSession
 ) -> None:
     ids = [f"u{i}" for i in range(USERS)]
-    storm(server, ids, 500)
+    storm(adgate_server, ids, 500)
 
-    results = await session.gather_users(ids, retry_budget=None)
+    results = await adgate_session.gather_users(ids, retry_budget=None)
 
     assert all(r.ok for r in results)
-    assert server.total_requests == 2 * USERS
-    assert (session.stats.retries, session.stats.retries_skipped) == (USERS, 0)
+    assert adgate_server.total_requests == 2 * USERS
+    assert (adgate_session.stats.retries, adgate_session.stats.retries_skipped) == (USERS, 0)
 
 
 async def test_a_ten_percent_error_rate_is_retried_in_full() -> None:
     faults = Faults(error_rate=0.1, seed=11)
-    async with StandInServer(faults=faults) as server, make_session(
-        **server.session_urls()
+    async with StandInServer(faults=faults) as adgate_server, make_session(
+        **adgate_server.session_urls()
     ) as s:
         ids = [f"u{i}" for i in range(USERS)]
         results = await s.gather_users(ids)  # the default budget
 
         assert all(r.ok for r in results)
-        assert server.fault_counts["error"] >= 50  # the faults did happen
-        assert s.stats.retries == server.fault_counts["error"]
+        assert adgate_server.fault_counts["error"] >= 50  # the faults did happen
+        assert s.stats.retries == adgate_server.fault_counts["error"]
         assert s.stats.retries_skipped == 0
-        assert server.total_requests == USERS + s.stats.retries
+        assert adgate_server.total_requests == USERS + s.stats.retries
 
 
 async def test_each_batch_has_its_own_budget_and_single_calls_none(
-    server: StandInServer, session: AsyncSession
+    adgate_server: StandInServer, adgate_session: AsyncSession
 ) -> None:
     ids = [f"u{i}" for i in range(300)]
-    storm(server, ids, 500)
-    first = await session.gather_users(ids, retry_budget=0.0)  # the minimum only
+    storm(adgate_server, ids, 500)
+    first = await adgate_session.gather_users(ids, retry_budget=0.0)  # the minimum only
     assert sum(r.ok for r in first) == RETRY_BUDGET_MIN
-    skipped = session.stats.retries_skipped
+    skipped = adgate_session.stats.retries_skipped
     assert skipped == 300 - RETRY_BUDGET_MIN
 
     # A single call after the spent batch: retried as before, up to max_retries.
-    server.script("single", Answer.error(500), Answer.error(503), Answer.error(502))
-    history = await session.get_history("single")
+    adgate_server.script("single", Answer.error(500), Answer.error(503), Answer.error(502))
+    history = await adgate_session.get_history("single")
     assert history is not None
-    assert server.count("single") == 4
-    server.script("single-p", Answer.error(500), Answer.error(500), endpoint="personalized")
-    await session.get_personalized("single-p", numoffers=2)
-    assert server.count("single-p") == 3
+    assert adgate_server.count("single") == 4
+    adgate_server.script("single-p", Answer.error(500), Answer.error(500), endpoint="personalized")
+    await adgate_session.get_personalized("single-p", numoffers=2)
+    assert adgate_server.count("single-p") == 3
 
     # A new batch starts with a fresh budget.
     again = [f"v{i}" for i in range(5)]
-    storm(server, again, 500, 500)
-    assert all(r.ok for r in await session.gather_users(again, retry_budget=0.0))
-    assert session.stats.retries_skipped == skipped
+    storm(adgate_server, again, 500, 500)
+    assert all(r.ok for r in await adgate_session.gather_users(again, retry_budget=0.0))
+    assert adgate_session.stats.retries_skipped == skipped
 
 
 @pytest.mark.parametrize(
@@ -157,20 +157,20 @@ async def test_each_batch_has_its_own_budget_and_single_calls_none(
     "kind", ["gather_users", "iter_users", "gather_personalized", "iter_personalized"]
 )
 async def test_bad_budgets_are_refused_before_any_request(
-    server: StandInServer, session: AsyncSession, kind: str, bad: object
+    adgate_server: StandInServer, adgate_session: AsyncSession, kind: str, bad: object
 ) -> None:
     with pytest.raises(InvalidParameterError) as info:
-        await run_batch(session, kind, ["u1"], retry_budget=bad)
+        await run_batch(adgate_session, kind, ["u1"], retry_budget=bad)
     assert info.value.param == "retry_budget"
     assert "from 0 to 1" in str(info.value)
-    assert server.total_requests == 0
+    assert adgate_server.total_requests == 0
 
 
 @pytest.mark.parametrize("good", [0, 0.0, 0.5, 1, 1.0, None])
 async def test_edge_budgets_are_accepted(
-    server: StandInServer, session: AsyncSession, good: float | None
+    adgate_server: StandInServer, adgate_session: AsyncSession, good: float | None
 ) -> None:
-    results = await session.gather_users(["u1", "u2"], retry_budget=good)
+    results = await adgate_session.gather_users(["u1", "u2"], retry_budget=good)
     assert all(r.ok for r in results)
 
 

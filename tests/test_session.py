@@ -356,3 +356,21 @@ async def test_calls_after_aclose_raise_and_send_nothing(
         await CALLS[name](s)
     assert_walk_clean(info.value)
     assert adgate_server.count() == sent
+
+
+@pytest.mark.parametrize("how", ["single call", "batch"])
+async def test_a_closed_caller_session_raises_the_clear_error(
+    adgate_server: StandInServer, how: str
+) -> None:
+    """Review finding 11: with ``session=`` (the caller's own aiohttp session), closing
+    that session under a call or a batch raised aiohttp's bare ``RuntimeError: Session is
+    closed`` instead of saying which session was closed."""
+    client = aiohttp.ClientSession()
+    s = make_session(session=client, **adgate_server.session_urls())
+    await client.close()
+    call = s.get_history("u1") if how == "single call" else s.gather_users(["u1", "u2"])
+    with pytest.raises(RuntimeError) as caught:
+        await call
+    assert "session=" in str(caught.value), str(caught.value)
+    assert "closed" in str(caught.value)
+    await s.aclose()

@@ -6,6 +6,7 @@ error with no trace of the key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import time
@@ -382,3 +383,40 @@ async def test_cancelling_a_hung_request_is_clean(
         assert len(history.data) == 3
     assert adgate_server.count("u") == 2
     assert_logs_clean(caplog)
+
+
+async def test_a_good_answer_followed_by_stray_bytes_says_what_was_wrong() -> None:
+    """Review finding 13: a 200 carrying a complete, valid history of exactly its
+    Content-Length, followed by stray bytes on the connection, was reported as ``invalid
+    HTTP from the server: Bad status line``: nothing said the server sent more than its
+    Content-Length."""
+
+    body = msgspec.json.encode(make_history("u1", 2))
+    payload = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body + b"garbage"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(payload)
+            await writer.drain()
+            await reader.read()  # until the client closes
+        writer.close()
+
+    raw = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{raw.sockets[0].getsockname()[1]}"
+    outcome: object
+    try:
+        async with make_session(adgate_base_url=url, max_retries=0) as s:
+            try:
+                outcome = await s.get_history("u1")
+            except AdGateError as exc:
+                outcome = exc
+    finally:
+        raw.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(raw.wait_closed(), timeout=5)
+    if isinstance(outcome, AdGateError):
+        assert "content-length" in str(outcome).casefold(), str(outcome)
+    else:
+        assert len(outcome.data) == 2  # type: ignore[attr-defined]

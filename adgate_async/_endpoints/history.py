@@ -65,7 +65,10 @@ def _offer_ids(offer_ids: object) -> str:
     rule = "must be an iterable of positive ints below 2**63 (e.g. [1477425, 148199]) or None"
     if isinstance(offer_ids, str | bytes) or not isinstance(offer_ids, Iterable):
         raise InvalidParameterError("offer_ids", rule, offer_ids)
-    items = list(offer_ids)
+    try:
+        items = list(offer_ids)
+    except TypeError:  # claims to be iterable but is not (numpy's 0-d array)
+        raise InvalidParameterError("offer_ids", rule, offer_ids) from None
     if not items:
         raise InvalidParameterError(
             "offer_ids", "must not be empty (pass None for no filter)", offer_ids

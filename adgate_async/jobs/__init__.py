@@ -6,7 +6,8 @@
     summary = run_bulk_job(config, "users.txt", "out/", shard_size=100_000, resume=True)
     print(summary.line(), summary.exit_status)
 
-Modules: ``_run`` (the job), ``_settings`` (SessionConfig), ``_single`` (one JSON Lines
+Modules: ``_run`` (the job), ``_summary`` (its outcome and stop), ``_sinks`` (opening
+the output), ``_settings`` (SessionConfig), ``_single`` (one JSON Lines
 file, and resuming it), ``_shards`` (a directory of parts), ``_parallel`` (parts in worker
 processes, with a shared rate, pause and stop), ``_parquet`` (Parquet parts),
 ``_done`` (the bitmap of done positions), ``_failfast``, ``_records`` (the line shape),
@@ -17,7 +18,10 @@ from ._done import DoneSet
 from ._errors import JobSetupError
 from ._failfast import DEFAULT_FAIL_FAST
 from ._records import error_record, result_line
-from ._run import (
+from ._run import run_bulk_job, run_bulk_job_async
+from ._settings import SessionConfig
+from ._shards import DEFAULT_SHARD_SIZE
+from ._summary import (
     EXIT_ERRORS,
     EXIT_FAIL_FAST,
     EXIT_INTERRUPTED,
@@ -25,11 +29,7 @@ from ._run import (
     EXIT_OUTPUT,
     JobControl,
     JobSummary,
-    run_bulk_job,
-    run_bulk_job_async,
 )
-from ._settings import SessionConfig
-from ._shards import DEFAULT_SHARD_SIZE
 
 __all__ = [
     "DEFAULT_FAIL_FAST",

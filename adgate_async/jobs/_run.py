@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
@@ -21,77 +19,18 @@ from ._input import IdSource, as_async
 from ._lines import OutputError, reason
 from ._parallel import ParallelOutcome, run_parallel
 from ._settings import SessionConfig
-from ._shards import DEFAULT_SHARD_SIZE, ShardSink
+from ._shards import ShardSink
 from ._single import FileSink
-
-#: Exit statuses of a job (the CLI's too).
-EXIT_OK = 0  #: every user of the input has its line (errors included, unless strict)
-EXIT_ERRORS = 1  #: strict only: at least one user's line is an error
-EXIT_OUTPUT = 3  #: the output could not be written
-EXIT_FAIL_FAST = 4  #: stopped early: the service looked down
-EXIT_INTERRUPTED = 130  #: stopped through JobControl.stop (the CLI: SIGINT; SIGTERM is 143)
-
-ProgressCallback = Callable[[int, int | None, int], None]
-
-
-class JobControl:
-    """Stops a running job from the outside (a signal handler, another task).
-
-    ``stop()`` takes no more ids; the requests in flight get ``grace`` seconds, then are
-    dropped (those users are fetched again on resume). A second ``stop()`` drops them now.
-    ``users`` and ``taken`` tell how far the job is (for a message).
-    """
-
-    def __init__(self) -> None:
-        self.stopped = False
-        self.exit_status = EXIT_INTERRUPTED
-        self.users = 0  #: results written by this run
-        self.taken = 0  #: ids handed to the session by this run
-        self._on_stop: Callable[[bool, float], None] | None = None
-
-    def stop(self, *, grace: float = 2.0, exit_status: int = EXIT_INTERRUPTED) -> None:
-        first = not self.stopped
-        if first:
-            self.stopped = True
-            self.exit_status = exit_status
-        if self._on_stop is not None:
-            self._on_stop(first, grace)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class JobSummary:
-    """What a job did: this run's users, and where the whole job stands."""
-
-    users: int  #: users fetched by this run (each has its line or row)
-    ok: int  #: of them, with a history
-    errors: dict[str, int]  #: of them, failed, by error type (UserBannedError, ...)
-    resumed: int  #: input ids skipped because the output already held them
-    shards: int  #: parts written by this run (0 for a single file)
-    shards_skipped: int  #: parts that were already in place
-    seconds: float
-    complete: bool  #: the whole input is in the output (sharded: _SUCCESS written)
-    exit_status: int  #: see the EXIT_* constants
-    stop_reason: str | None = None  #: why the job stopped early (fail fast)
-    output_error: str | None = None  #: why the output could not be written
-    broken_pipe: bool = False  #: the output was a pipe whose reader went away
-    lines_written: int = 0
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
-
-    def line(self) -> str:
-        """A one-line summary."""
-        rate = self.users / self.seconds if self.seconds > 0 else 0.0
-        errors = ", ".join(f"{name} {n}" for name, n in
-                           sorted(self.errors.items(), key=lambda kv: -kv[1])) or "none"
-        text = (f"users {self.users}  ok {self.ok}  errors {self.error_count} ({errors})  "
-                f"elapsed {self.seconds:.2f} s  users/s {rate:,.0f}")
-        if self.resumed:
-            text += f"  (resumed: {self.resumed} already done)"
-        if self.shards or self.shards_skipped:
-            text += f"  parts {self.shards} written, {self.shards_skipped} already there"
-        return text
+from ._sinks import open_off_loop, open_sink, sharded
+from ._summary import (
+    EXIT_ERRORS,
+    EXIT_FAIL_FAST,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    JobControl,
+    JobSummary,
+    ProgressCallback,
+)
 
 
 class _Feed:
@@ -124,38 +63,6 @@ class _Feed:
         if not self._control.stopped:
             self.ended = True
             self._sink.input_ended(position + 1)
-
-
-def _sharded(output: str, format: str | None, shard_size: int | None) -> bool:
-    """A directory of parts, or one file?"""
-    return format is not None or shard_size is not None or output.endswith(os.sep)
-
-
-def _open_sink(output: str, *, resume: bool, overwrite: bool, format: str | None,
-               compress: str | None, shard_size: int | None,
-               loop: asyncio.AbstractEventLoop | None = None) -> FileSink | ShardSink:
-    if format not in (None, "jsonl", "parquet"):
-        raise JobSetupError(f"format must be 'jsonl' or 'parquet', not {format!r}")
-    if compress not in (None, "gzip"):
-        raise JobSetupError(f"compress must be 'gzip' or None, not {compress!r}")
-    if shard_size is not None and (isinstance(shard_size, bool) or
-                                   not isinstance(shard_size, int) or shard_size < 1):
-        raise JobSetupError("shard_size must be a positive int")
-    if resume and overwrite:
-        raise JobSetupError("resume and overwrite exclude each other")
-    if not _sharded(output, format, shard_size):
-        return FileSink(output, resume=resume, overwrite=overwrite, compress=compress,
-                        loop=loop)
-    if output == "-":
-        raise JobSetupError("sharded output needs a directory, not standard output")
-    if format == "parquet" and compress is not None:
-        raise JobSetupError("Parquet parts are compressed inside (snappy); compress applies "
-                            "to jsonl")
-    if compress is None and output.rstrip(os.sep).endswith(".gz"):
-        compress = "gzip"
-    return ShardSink(output.rstrip(os.sep) or os.sep, resume=resume, overwrite=overwrite,
-                     fmt=format or "jsonl", compress=compress,
-                     shard_size=shard_size or DEFAULT_SHARD_SIZE)
 
 
 async def run_bulk_job_async(
@@ -191,7 +98,7 @@ async def run_bulk_job_async(
     if processes > 1 and not isinstance(session, SessionConfig):
         raise JobSetupError("processes > 1 needs a SessionConfig (each worker opens its own "
                             "session)")
-    if processes > 1 and not _sharded(os.fspath(output), format, shard_size):
+    if processes > 1 and not sharded(os.fspath(output), format, shard_size):
         raise JobSetupError("processes > 1 needs a directory of parts (--shard-size or "
                             "--format)")
     started = time.perf_counter()
@@ -215,8 +122,8 @@ async def run_bulk_job_async(
     await checker.iter_users((), concurrency=concurrency, max_per_second=max_per_second,
                              on_progress=on_progress, **options).aclose()
     loop = asyncio.get_running_loop()
-    sink = await _open_off_loop(functools.partial(
-        _open_sink, os.fspath(output), resume=resume, overwrite=overwrite, format=format,
+    sink = await open_off_loop(functools.partial(
+        open_sink, os.fspath(output), resume=resume, overwrite=overwrite, format=format,
         compress=compress, shard_size=shard_size, loop=loop), control)
     if sink is None:  # stopped while the output was being opened (a FIFO with no reader)
         return JobSummary(users=0, ok=0, errors={}, resumed=0, shards=0, shards_skipped=0,
@@ -371,56 +278,6 @@ async def _run_processes(
         output_error=None if output_error is None else str(output_error),
         lines_written=done.users,
     )
-
-
-async def _open_off_loop(open_sink: Callable[[], FileSink | ShardSink],
-                         control: JobControl) -> FileSink | ShardSink | None:
-    """``open_sink()`` run on a thread of its own: opening a FIFO blocks until it has a
-    reader, and the loop (signal handlers included) must go on meanwhile. None when the job
-    was stopped first; the thread is then left behind (a daemon), and a sink it opens later
-    is dropped."""
-    if control.stopped:
-        return None
-    loop = asyncio.get_running_loop()
-    opened: asyncio.Future[FileSink | ShardSink] = loop.create_future()
-    stopped: asyncio.Future[None] = loop.create_future()
-
-    def settle(sink: FileSink | ShardSink | None, exc: BaseException | None) -> None:
-        if opened.done():  # abandoned
-            if sink is not None:
-                sink.discard()
-        elif exc is not None:
-            opened.set_exception(exc)
-        else:
-            opened.set_result(sink)  # type: ignore[arg-type]
-
-    def run() -> None:
-        sink: FileSink | ShardSink | None = None
-        error: BaseException | None = None
-        try:
-            sink = open_sink()
-        except BaseException as exc:  # handed to the loop
-            error = exc
-        try:
-            loop.call_soon_threadsafe(settle, sink, error)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            if sink is not None:
-                with contextlib.suppress(Exception):
-                    sink.discard()
-
-    def on_stop(first: bool, grace: float) -> None:
-        if not stopped.done():
-            stopped.set_result(None)
-
-    control._on_stop = on_stop
-    threading.Thread(target=run, name="adgate-async-open", daemon=True).start()
-    try:
-        await asyncio.wait((opened, stopped), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        control._on_stop = None
-        if not opened.done():
-            opened.cancel()  # a sink that arrives later is discarded by settle()
-    return None if opened.cancelled() else opened.result()
 
 
 def _config_session(config: SessionConfig) -> AsyncSession:
