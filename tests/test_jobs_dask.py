@@ -121,3 +121,34 @@ async def test_a_worker_killed_mid_part_has_its_part_redone_once(
     check_parts(out, ids, 40, complete=True)  # every part whole, no leftover .tmp
     assert indexes(out) == Counter(range(len(ids)))  # no duplicate, no gap
     assert adgate_server.count() > len(ids)  # the killed part was fetched again
+
+
+async def test_the_rate_is_one_budget_for_the_whole_cluster(
+    adgate_server: StandInServer, tmp_path: Path, client: Any
+) -> None:
+    ids = [f"t{i}" for i in range(60)]
+    summary = await run_bulk_job_async(config_for(adgate_server), ids, tmp_path / "parts",
+                                       shard_size=10, max_per_second=20, dask=client)
+    assert summary.complete
+    times = sorted(r.time for r in adgate_server.requests)
+    # 60 starts at 20/s take at least 59/20 = 2.95 s; a budget per task would have let them
+    # through in half that.
+    assert times[-1] - times[0] >= 0.9 * 59 / 20
+
+
+async def test_dask_needs_parts_a_session_config_and_not_processes(
+    adgate_server: StandInServer, tmp_path: Path
+) -> None:
+    config = config_for(adgate_server)
+    out = tmp_path / "single.jsonl"
+    with pytest.raises(ValueError, match="directory of parts"):
+        await run_bulk_job_async(config, ["u1"], out, dask="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="not both"):
+        await run_bulk_job_async(config, ["u1"], tmp_path / "p", shard_size=1, processes=2,
+                                 dask="tcp://127.0.0.1:1")
+    async with config.open() as session:
+        with pytest.raises(ValueError, match="SessionConfig"):
+            await run_bulk_job_async(session, ["u1"], tmp_path / "p", shard_size=1,
+                                     dask="tcp://127.0.0.1:1")
+    assert not out.exists() and not (tmp_path / "p").exists()
+    assert adgate_server.count() == 0
