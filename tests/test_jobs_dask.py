@@ -40,6 +40,14 @@ def client(cluster: Any) -> Iterator[Any]:
         yield connected
 
 
+async def wait_for_requests(server: StandInServer, count: int) -> None:
+    """Poll the server's request count (it offers no event to wait on)."""
+    while True:
+        if server.count() >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
 def indexes(directory: Path) -> Counter[int]:
     return Counter(int(str(line["index"])) for part in directory.glob("part-*")
                    for line in part_lines(part))
@@ -68,7 +76,8 @@ async def test_resume_on_dask_fetches_only_the_missing_parts(
     out = tmp_path / "parts"
     summary = await run_bulk_job_async(config_for(adgate_server), ids, out, shard_size=40,
                                        dask=client)
-    assert summary.complete and summary.shards == 5
+    assert summary.complete
+    assert summary.shards == 5
     # As if the job had been killed: two parts missing, a half-written one left behind.
     for k in (1, 3):
         (out / f"part-0000{k}.jsonl").unlink()
@@ -77,7 +86,9 @@ async def test_resume_on_dask_fetches_only_the_missing_parts(
     before = adgate_server.count()
     summary = await run_bulk_job_async(config_for(adgate_server), ids, out, shard_size=40,
                                        resume=True, dask=client)
-    assert summary.complete and summary.shards == 2 and summary.resumed == 120
+    assert summary.complete
+    assert summary.shards == 2
+    assert summary.resumed == 120
     assert adgate_server.count() - before == 80
     check_parts(out, ids, 40, complete=True)
 
@@ -90,7 +101,8 @@ async def test_a_retry_after_seen_by_one_task_pauses_the_other(
     adgate_server.script("p65", Answer.error(429, retry_after=3))
     summary = await run_bulk_job_async(config_for(adgate_server), ids, tmp_path / "parts",
                                        shard_size=60, max_per_second=30, dask=client)
-    assert summary.complete and summary.exit_status == 0
+    assert summary.complete
+    assert summary.exit_status == 0
     first = next(r.time for r in adgate_server.requests if r.user_id == "p65")
     others = [r for r in adgate_server.requests if r.user_id != "p65"]
     # Tasks read the shared pause at most every 0.5 s, and requests under way may land just
@@ -110,14 +122,14 @@ async def test_a_worker_killed_mid_part_has_its_part_redone_once(
     job = asyncio.create_task(run_bulk_job_async(
         config_for(adgate_server), ids, out, shard_size=40, max_per_second=40, dask=client))
     async with asyncio.timeout(60):
-        while adgate_server.count() < 10:  # both tasks are in the middle of their parts
-            await asyncio.sleep(0.05)
+        await wait_for_requests(adgate_server, 10)  # both tasks are in the middle of a part
     pids = await asyncio.to_thread(client.run, os.getpid)
     victim = sorted(pids.values())[0]
     os.kill(victim, signal.SIGKILL)
     async with asyncio.timeout(120):
         summary = await job
-    assert summary.complete and summary.exit_status == 0, summary
+    assert summary.complete, summary
+    assert summary.exit_status == 0
     check_parts(out, ids, 40, complete=True)  # every part whole, no leftover .tmp
     assert indexes(out) == Counter(range(len(ids)))  # no duplicate, no gap
     assert adgate_server.count() > len(ids)  # the killed part was fetched again
@@ -146,9 +158,13 @@ async def test_dask_needs_parts_a_session_config_and_not_processes(
     with pytest.raises(ValueError, match="not both"):
         await run_bulk_job_async(config, ["u1"], tmp_path / "p", shard_size=1, processes=2,
                                  dask="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="URLs"):
+        await run_bulk_job_async(config, ["u1"], "s3://bucket/out/", shard_size=1,
+                                 dask="tcp://127.0.0.1:1")
     async with config.open() as session:
         with pytest.raises(ValueError, match="SessionConfig"):
             await run_bulk_job_async(session, ["u1"], tmp_path / "p", shard_size=1,
                                      dask="tcp://127.0.0.1:1")
-    assert not out.exists() and not (tmp_path / "p").exists()
+    assert not out.exists()
+    assert not (tmp_path / "p").exists()
     assert adgate_server.count() == 0

@@ -190,6 +190,9 @@ async def run_bulk_job_async(
         raise JobSetupError("give processes or dask, not both")
     if dask is not None and not isinstance(session, SessionConfig):
         raise JobSetupError("dask needs a SessionConfig (each task opens its own session)")
+    if dask is not None and "://" in os.fspath(output):
+        raise JobSetupError("dask writes -o as a directory path every worker can reach (a "
+                            "shared file system); URLs (fsspec) are not supported yet")
     if dask is not None and not _sharded(os.fspath(output), format, shard_size):
         raise JobSetupError("dask needs a directory of parts (--shard-size or --format)")
     if dask is not None:
@@ -197,7 +200,7 @@ async def run_bulk_job_async(
             import distributed  # noqa: F401
         except ImportError:
             raise JobSetupError("dask needs the extra 'dask': pip install "
-                                "'adgate-async[dask]'") from None
+                                "'adgate_async[dask]'") from None
     if processes > 1 and not isinstance(session, SessionConfig):
         raise JobSetupError("processes > 1 needs a SessionConfig (each worker opens its own "
                             "session)")
