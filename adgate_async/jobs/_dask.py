@@ -39,6 +39,9 @@ _CACHE = 0.5
 #: Times Dask runs a task again after an error raised by the task itself (not a lost worker,
 #: which Dask redoes on its own up to ``distributed.scheduler.allowed-failures``).
 _RETRIES = 2
+#: A Variable's get waits for a value; the driver deletes the job's Variables only when no
+#: task of it runs, so a get that times out means the job is over.
+_GET_TIMEOUT = 30.0
 
 
 class _DaskGate:
@@ -61,7 +64,13 @@ class _DaskGate:
         if now - self._read_at < _CACHE:
             return
         # Blocking calls of the worker's client: made off this task's loop.
-        pause, stop = await asyncio.to_thread(lambda: (self._pause.get(), self._stop.get()))
+        try:
+            pause, stop = await asyncio.to_thread(
+                lambda: (self._pause.get(timeout=_GET_TIMEOUT),
+                         self._stop.get(timeout=_GET_TIMEOUT)))
+        except Exception:  # the job's Variables are gone: its driver is done
+            self._stopped = True
+            return
         self._pause_until = max(self._pause_until, float(pause))
         self._stopped = self._stopped or bool(stop)
         self._read_at = time.monotonic()
@@ -87,7 +96,7 @@ class _DaskGate:
         self._pause_until = max(self._pause_until, until)
         # Read, then set the later time (two tasks setting at once: both pause anyway).
         with contextlib.suppress(Exception):
-            self._pause.set(max(float(self._pause.get()), until))
+            self._pause.set(max(float(self._pause.get(timeout=_GET_TIMEOUT)), until))
 
     def stop(self) -> None:
         self._stopped = True
@@ -230,8 +239,9 @@ async def _drive(
             client.cancel(running)
         raise
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(lambda: (pause.delete(), stop.delete()))
+        if not running:  # else tasks still read them: left set (stop = 1)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(lambda: (pause.delete(), stop.delete()))
     _clean_leftovers(sink.dir, outcome)
     return outcome
 
