@@ -105,8 +105,15 @@ def _workers(pid: int) -> list[int]:
     """The job's worker processes (not multiprocessing's resource tracker)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        try:  # a thread or a child may end between being listed and being read
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in children:
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
             if b"spawn_main" in cmdline:
                 found.append(int(child))
     return found

@@ -214,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the parts in N worker processes (needs a directory of "
                             "parts); --rate and Retry-After pauses hold across all of them, "
                             "--concurrency is per process (default 1)")
+    group.add_argument("--dask", metavar="ADDRESS",
+                       help="run the parts as tasks on the Dask distributed cluster at "
+                            "ADDRESS (extra 'dask'; -o: a directory every worker can reach); "
+                            "--rate is split between the tasks in flight, Retry-After pauses "
+                            "hold across all of them")
 
     parser = Parser(
         prog="adgate-async",

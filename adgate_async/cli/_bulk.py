@@ -170,6 +170,7 @@ def job_options(args: argparse.Namespace) -> dict[str, Any]:
         "ordered": args.ordered,
         "max_per_second": args.rate,
         "processes": getattr(args, "processes", 1),
+        "dask": getattr(args, "dask", None),
     }
 
 
@@ -284,7 +285,7 @@ async def bulk(args: argparse.Namespace, stopper: Stopper) -> int:
                   "(end with Ctrl-D)", file=sys.stderr)
         reader = IdReader(in_fd)
         async with session:
-            summary = await run_bulk(config if args.processes > 1 else session, reader,
+            summary = await run_bulk(config if args.processes > 1 or args.dask else session, reader,
                                      args.output, total=total, args=args,
                                      history_kwargs=kwargs, stopper=stopper)
     note = f"  (skipped {reader.skipped} blank lines)" if reader.skipped else ""

@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -132,38 +132,69 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-async def _on_request_end(session: Any, context: Any,
-                          params: aiohttp.TraceRequestEndParams) -> None:
-    response = params.response
-    if response.status in (429, 503) and _shared is not None:
-        seconds = _retry_after(response.headers.get("Retry-After"))
-        if seconds is not None:
-            _shared.pause(seconds)
+class Gate(Protocol):
+    """What a part's run shares with the other runs of its job (processes, or cluster tasks)."""
+
+    async def wait_turn(self) -> bool: ...  # False: the job stops, take no more ids
+    def pause(self, seconds: float) -> None: ...  # a Retry-After seen here holds every run
+    def stop(self) -> None: ...  # fail fast: every run stops taking ids
+    def alive(self) -> bool: ...  # False: whoever runs the job is gone, rename nothing
+
+
+def _trace(gate: Gate) -> aiohttp.TraceConfig:
+    async def on_request_end(session: Any, context: Any,
+                             params: aiohttp.TraceRequestEndParams) -> None:
+        response = params.response
+        if response.status in (429, 503):
+            seconds = _retry_after(response.headers.get("Retry-After"))
+            if seconds is not None:
+                gate.pause(seconds)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_request_end)
+    return trace
+
+
+class _ProcessGate:
+    def __init__(self, shared: Shared, parent_pid: int) -> None:
+        self._shared, self._parent = shared, parent_pid
+
+    async def wait_turn(self) -> bool:
+        return self.alive() and await self._shared.wait_turn()
+
+    def pause(self, seconds: float) -> None:
+        self._shared.pause(seconds)
+
+    def stop(self) -> None:
+        self._shared.stop.value = 1
+
+    def alive(self) -> bool:
+        return os.getppid() == self._parent
 
 
 def run_part(task: PartTask) -> PartResult:
     """A worker's entry point: one part, on a loop of its own."""
-    return asyncio.run(_run_part(task))
-
-
-async def _paced(ids: Iterable[str]) -> AsyncIterator[str]:
     assert _shared is not None
+    return asyncio.run(run_part_async(task, _ProcessGate(_shared, _parent_pid), os.getpid()))
+
+
+async def _paced(ids: Iterable[str], gate: Gate) -> AsyncIterator[str]:
     for user_id in ids:
-        if os.getppid() != _parent_pid or not await _shared.wait_turn():
+        if not await gate.wait_turn():
             return
         yield user_id
 
 
-async def _run_part(task: PartTask) -> PartResult:
-    assert _shared is not None
+async def run_part_async(task: PartTask, gate: Gate, tag: int) -> PartResult:
+    """One part on the running loop: its own aiohttp client and session; written under a
+    temporary name ending with ``tag`` and renamed into place only once whole."""
     kwargs = task.config.kwargs()
     limit = kwargs.pop("max_connections", 100)
     kwargs.setdefault("timeout", _TIMEOUT)
-    trace = aiohttp.TraceConfig()
-    trace.on_request_end.append(_on_request_end)
+    trace = _trace(gate)
     directory, ext = task.sink["directory"], task.sink["ext"]
     final = os.path.join(directory, f"part-{task.shard:05d}.{ext}")
-    tmp = os.path.join(directory, f".part-{task.shard:05d}.{ext}.{os.getpid()}.tmp")
+    tmp = os.path.join(directory, f".part-{task.shard:05d}.{ext}.{tag}.tmp")
     fail = FailFast(task.fail_fast)
     users = ok = 0
     errors: Counter[str] = Counter()
@@ -176,7 +207,7 @@ async def _run_part(task: PartTask) -> PartResult:
                                   connector=aiohttp.TCPConnector(limit=limit)) as client,
             AsyncSession(**kwargs, session=client) as session,
             contextlib.aclosing(session.iter_users(
-                _paced(task.ids), concurrency=task.concurrency, ordered=task.ordered,
+                _paced(task.ids, gate), concurrency=task.concurrency, ordered=task.ordered,
                 **task.history)) as results,
         ):
             async for result in results:
@@ -188,9 +219,9 @@ async def _run_part(task: PartTask) -> PartResult:
                     errors[type(result.error).__name__] += 1
                 if fail.add(result):
                     stop_reason = fail.reason()
-                    _shared.stop.value = 1
+                    gate.stop()
                     break
-        if users == len(task.ids) and os.getppid() == _parent_pid:
+        if users == len(task.ids) and gate.alive():
             part.close()
             os.replace(tmp, final)
             fsync_dir(directory)

@@ -87,6 +87,7 @@ async def run_bulk_job_async(
     total: int | None = None,
     control: JobControl | None = None,
     processes: int = 1,
+    dask: Any = None,
 ) -> JobSummary:
     """Fetch the history of every id of ``ids`` into ``output``; see :func:`run_bulk_job`."""
     if not isinstance(session, SessionConfig | AsyncSession):
@@ -95,6 +96,21 @@ async def run_bulk_job_async(
         raise JobSetupError("fail_fast must be an int >= 0 (0: never stop early)")
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise JobSetupError("processes must be an int >= 1")
+    if dask is not None and processes > 1:
+        raise JobSetupError("give processes or dask, not both")
+    if dask is not None and not isinstance(session, SessionConfig):
+        raise JobSetupError("dask needs a SessionConfig (each task opens its own session)")
+    if dask is not None and "://" in os.fspath(output):
+        raise JobSetupError("dask writes -o as a directory path every worker can reach (a "
+                            "shared file system); URLs (fsspec) are not supported yet")
+    if dask is not None and not sharded(os.fspath(output), format, shard_size):
+        raise JobSetupError("dask needs a directory of parts (--shard-size or --format)")
+    if dask is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise JobSetupError("dask needs the extra 'dask': pip install "
+                                "'adgate_async[dask]'") from None
     if processes > 1 and not isinstance(session, SessionConfig):
         raise JobSetupError("processes > 1 needs a SessionConfig (each worker opens its own "
                             "session)")
@@ -129,11 +145,12 @@ async def run_bulk_job_async(
         return JobSummary(users=0, ok=0, errors={}, resumed=0, shards=0, shards_skipped=0,
                           seconds=time.perf_counter() - started, complete=False,
                           exit_status=control.exit_status)
-    if processes > 1:
+    if processes > 1 or dask is not None:
         assert isinstance(session, SessionConfig)
         assert isinstance(sink, ShardSink)
         return await _run_processes(
             session, ids, sink, started=started, control=control, processes=processes,
+            dask=dask,
             max_per_second=max_per_second, concurrency=concurrency, ordered=ordered,
             fail_fast=fail_fast, strict=strict, on_progress=on_progress,
             history={"lang": lang, "continue_playing": continue_playing,
@@ -229,7 +246,7 @@ async def run_bulk_job_async(
 
 async def _run_processes(
     config: SessionConfig, ids: IdSource, sink: ShardSink, *, started: float,
-    control: JobControl, processes: int, max_per_second: float | None,
+    control: JobControl, processes: int, dask: Any, max_per_second: float | None,
     concurrency: int | None, ordered: bool, fail_fast: int, strict: bool,
     on_progress: ProgressCallback | None, history: dict[str, Any],
 ) -> JobSummary:
@@ -245,10 +262,18 @@ async def _run_processes(
 
     output_error: OutputError | None = None
     try:
-        done = await run_parallel(
-            config, ids, sink, processes=processes, max_per_second=max_per_second,
-            concurrency=concurrency, ordered=ordered, fail_fast=fail_fast, history=history,
-            stopped=lambda: control.stopped, on_part=on_part)
+        if dask is not None:
+            from ._dask import run_on_dask
+
+            done = await run_on_dask(
+                dask, config, ids, sink, max_per_second=max_per_second,
+                concurrency=concurrency, ordered=ordered, fail_fast=fail_fast,
+                history=history, stopped=lambda: control.stopped, on_part=on_part)
+        else:
+            done = await run_parallel(
+                config, ids, sink, processes=processes, max_per_second=max_per_second,
+                concurrency=concurrency, ordered=ordered, fail_fast=fail_fast,
+                history=history, stopped=lambda: control.stopped, on_part=on_part)
         if done.ended and done.stop_reason is None and not control.stopped:
             await sink.close(True)
     except OSError as exc:  # a worker could not write its part
@@ -322,6 +347,10 @@ run_bulk_job.__doc__ = """Fetch the history of every id of ``ids`` into ``output
 - ``control``: a :class:`JobControl` to stop the job from elsewhere.
 - ``processes``: run the parts in this many worker processes (needs a directory of parts and
   a ``SessionConfig``); ``max_per_second`` and Retry-After pauses hold across all of them.
+- ``dask``: run the parts as tasks on a Dask distributed cluster: its scheduler address or a
+  ``distributed.Client`` (extra ``dask``; needs a directory of parts every worker can reach
+  and a ``SessionConfig``). ``max_per_second`` is split evenly between the tasks in flight
+  (one per worker thread); a Retry-After seen by one task pauses them all.
 
 Raises :class:`JobSetupError` (a ``ValueError``) before anything is fetched when the
 arguments or the output cannot work; errors of single users never raise, they are lines.
