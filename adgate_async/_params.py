@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import numbers
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from urllib.parse import quote
 
 from yarl import URL
@@ -140,6 +140,55 @@ def check_base_url(name: str, value: object, scrub: Callable[[str], str] = str) 
             name, "must not carry a query, a fragment or credentials", show=False
         )
     return value.rstrip("/")
+
+
+# Header names whose values are never shown in an error (they tend to hold secrets).
+_SECRET_HEADER_WORDS = ("auth", "key", "token", "cookie", "secret", "pass", "signature")
+# An HTTP header name: a token (RFC 9110, section 5.6.2).
+_TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_headers(value: object) -> dict[str, str]:
+    """``headers=``: a mapping of str header names (HTTP tokens) to str values without CR,
+    LF or NUL. A value is never shown when its name looks like it holds a secret."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidParameterError("headers", "must be a mapping of str to str, or None",
+                                    value)
+    checked: dict[str, str] = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not name or not _TCHARS.issuperset(name):
+            raise InvalidParameterError(
+                "headers", "names must be non-empty str HTTP tokens (letters, digits and "
+                "!#$%&'*+-.^_`|~; no spaces, colons, CR, LF or NUL)", name)
+        secret = any(word in name.lower() for word in _SECRET_HEADER_WORDS)
+        if not isinstance(item, str) or any(c in item for c in "\r\n\0"):
+            raise InvalidParameterError(
+                "headers", f"value of {name!r} must be a str without CR, LF or NUL"
+                + (" (not shown: the name says it may be a secret)" if secret else ""),
+                item, show=not secret)
+        checked[name] = item
+    return checked
+
+
+def check_proxy(value: object) -> str | None:
+    """``proxy=``: an absolute http(s) URL of a proxy with a host, or None. It may carry
+    credentials (``http://user:pass@host:port``), so no error ever shows it."""
+    if value is None:
+        return None
+    rule = ("must be an http:// or https:// URL with a host and no query or fragment "
+            "(not shown: it may carry credentials)")
+    if not isinstance(value, str) or not value.isascii():
+        raise InvalidParameterError("proxy", rule, show=False)
+    try:
+        url = URL(value)
+    except (ValueError, TypeError):
+        raise InvalidParameterError("proxy", rule, show=False) from None
+    if (url.scheme not in ("http", "https") or not url.host or url.query_string
+            or url.fragment or any(c.isspace() or ord(c) < 32 for c in value)):
+        raise InvalidParameterError("proxy", rule, show=False)
+    return value
 
 
 # ------------------------------------------------------------- shared by the endpoints

@@ -13,19 +13,26 @@ __all__ = ["Pool"]
 class Pool:
     """One aiohttp session for one event loop."""
 
-    __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_timeout", "closed",
-                 "request_headers")
+    __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_proxy", "_timeout",
+                 "_trust_env", "closed", "request_headers")
 
     def __init__(self, client: aiohttp.ClientSession | None, *, limit: int,
-                 timeout: aiohttp.ClientTimeout, headers: dict[str, str]) -> None:
+                 timeout: aiohttp.ClientTimeout, headers: dict[str, str],
+                 always: frozenset[str] = frozenset(), trust_env: bool = False,
+                 proxy: str | None = None) -> None:
         self._client = client
         self._owned = client is None
         self._limit = limit
         self._timeout = timeout
         # A caller's session keeps its own default headers: ours only fill in what it lacks,
-        # sent with each request; our own pool sends them all as its defaults.
+        # sent with each request (those named in ``always``, lowercased, are sent anyway: the
+        # caller gave them as headers=); our own pool sends them all as its defaults.
         self._headers = {name: value for name, value in headers.items()
-                         if client is None or name not in client.headers}
+                         if client is None or name not in client.headers
+                         or name.lower() in always}
+        # For the pool we create only (the session refuses them with a caller's pool).
+        self._trust_env = trust_env
+        self._proxy = proxy
         #: The headers to pass with each request (None: the pool sends them already).
         self.request_headers = None if client is None else self._headers
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,6 +76,8 @@ class Pool:
                 connector=aiohttp.TCPConnector(limit=self._limit),
                 timeout=self._timeout,
                 headers=self._headers,
+                trust_env=self._trust_env,
+                proxy=self._proxy,
             )
         elif not self._owned:
             self._check_caller_client()

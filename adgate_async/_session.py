@@ -1,4 +1,4 @@
-"""AsyncSession: configuration, the lifecycle of the HTTP pool, and the public calls.
+"""AsyncSession: the public calls (its settings, pool and lifecycle: :mod:`._base_session`).
 
 Each call flows one way: its options are checked and its request built by its endpoint
 module (:mod:`._endpoints`), one attempt is made by :mod:`._transport` (a 2xx answer or a
@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
-from typing import Any, Final, TypeVar, Unpack
+from typing import Any, TypeVar, Unpack
 
-import aiohttp
 import msgspec
 
 from . import _config, _params
+from ._base_session import SessionBase
 from ._bulk import BatchIterator, BatchResult, Job, MakeResult, ProgressCallback, gather_batch
 from ._endpoints import history as _history
 from ._endpoints import personalized as _personalized
 from ._endpoints.history import HistoryOptions
 from ._endpoints.personalized import PersonalizedOptions
-from ._errors import DecodeError, InvalidParameterError
-from ._pool import Pool
-from ._redact import Redactor
+from ._errors import DecodeError
 from ._response import RawResponse, RawResponseCalls, decode_body
 from ._results import (
     PersonalizedResult,
@@ -33,23 +31,19 @@ from ._results import (
     make_personalized_result,
     make_user_result,
 )
-from ._retry import Gate, RetryBudget, RetryPolicy
-from ._stats import SessionStats
+from ._retry import Gate, RetryBudget
 from ._throttle import Throttle
-from ._transport import GET, Answer, Request, Transport, timeout_seconds
-from ._version import __version__
+from ._transport import GET, Answer, Request
 from .models.history import History
 from .models.personalized import Personalized
 
 __all__ = ["AsyncSession"]
 
-_HEADERS: Final = {"User-Agent": f"adgate-async/{__version__}", "Accept": "application/json"}
-
 T = TypeVar("T")
 R = TypeVar("R", bound=BatchResult)
 
 
-class AsyncSession:
+class AsyncSession(SessionBase):
     """A long-lived client for AdGate Get History and RevU Get Personalized.
 
     Create one at start-up and share it; every call is a coroutine::
@@ -58,104 +52,21 @@ class AsyncSession:
             history = await s.get_history("user12345")
             offers = await s.get_personalized("user12345", numoffers=10)
 
-    Without ``async with``, call ``await s.aclose()`` at shutdown. The HTTP pool is created
-    lazily, on first use inside a running event loop, so the session itself may be built
-    anywhere. A caller-supplied ``aiohttp.ClientSession`` (``session=``) is used as is and
-    left open: its default headers stand, and so does its timeout unless ``timeout=`` is
-    passed explicitly; ``max_connections`` does not apply to it.
-
-    Retryable failures (transport faults, timeouts, 408, 429, 5xx) are retried up to
-    ``max_retries`` times with exponential backoff and jitter (``retry_backoff * 2**n``,
-    capped at ``retry_backoff_max``); a ``Retry-After`` header wins, up to 60 s. A 403 ban
-    and every other 4xx are never retried. ``timeout`` (seconds, or None for none) bounds
-    each attempt, including any wait for a free pooled connection. A body larger than
-    ``max_response_bytes`` (default 64 MiB) is not read: ``ResponseTooLargeError``.
+    Without ``async with``, ``await s.aclose()`` at shutdown. The pool is created lazily in the
+    running loop. A caller's ``session=`` is used as is and left open (its headers and timeout
+    stand unless ``headers=``/``timeout=`` are given; ``trust_env``/``proxy`` are refused).
+    Credentials and base URLs left out are read from ADGATE_AFF_ID, ADGATE_API_KEY,
+    ADGATE_WALL_CODE, REVU_WALL_ID, ADGATE_BASE_URL, REVU_BASE_URL (a bad value names the
+    variable, never its value). Without all three AdGate credentials (RevU only:
+    ``AsyncSession(wall_id=567)``), Get History calls are refused before any request, naming
+    what is missing; with no credential and no wall_id the session is. ``headers`` go with
+    every request (``User-Agent`` there replaces ours). ``trust_env=True`` honours
+    HTTP(S)_PROXY/NO_PROXY; ``proxy=`` names a proxy. Transport faults, timeouts, 408, 429
+    and 5xx are retried ``max_retries`` times (backoff ``retry_backoff * 2**n`` with jitter,
+    at most ``retry_backoff_max``; ``Retry-After`` wins, up to 60 s). ``timeout`` (seconds,
+    None: none) bounds each attempt; a body over ``max_response_bytes`` is not read.
+    :meth:`with_options` gives a view with other timeout and retry settings.
     """
-
-    def __init__(
-        self,
-        *,
-        aff_id: int,
-        api_key: str,
-        wall_code: str,
-        wall_id: int | None = None,
-        adgate_base_url: str = _config.ADGATE_BASE_URL,
-        revu_base_url: str = _config.REVU_BASE_URL,
-        max_retries: int = _config.MAX_RETRIES,
-        retry_backoff: float = _config.RETRY_BACKOFF,
-        retry_backoff_max: float = _config.RETRY_BACKOFF_MAX,
-        timeout: float | None = _config.TIMEOUT,
-        max_connections: int = _config.MAX_CONNECTIONS,
-        session: aiohttp.ClientSession | None = None,
-        max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
-    ) -> None:
-        self._aff_id = _params.check_id_int("aff_id", aff_id)
-        api_key = _params.check_nonempty_str("api_key", api_key, secret=True)
-        self._wall_code = _params.check_nonempty_str("wall_code", wall_code)
-        self._wall_id = None if wall_id is None else _params.check_id_int("wall_id", wall_id)
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise InvalidParameterError(
-                "session", "must be an aiohttp.ClientSession or None", session
-            )
-        self._redactor = redactor = Redactor(api_key)
-        adgate = _params.check_base_url("adgate_base_url", adgate_base_url, redactor.text)
-        self._revu_base_url = _params.check_base_url("revu_base_url", revu_base_url,
-                                                     redactor.text)
-        self._retry = RetryPolicy(
-            max_retries=_params.check_max_retries(max_retries),
-            backoff=_params.check_non_negative("retry_backoff", retry_backoff),
-            backoff_max=_params.check_non_negative("retry_backoff_max", retry_backoff_max),
-        )
-        if session is not None and timeout is _config.TIMEOUT:
-            # A caller's session keeps its own timeout unless ``timeout=`` is passed.
-            client_timeout, seconds = session.timeout, timeout_seconds(session.timeout)
-        else:
-            if timeout is not None:
-                timeout = _params.check_non_negative("timeout", timeout, allow_zero=False)
-            client_timeout, seconds = aiohttp.ClientTimeout(total=timeout), timeout
-        max_connections = _params.check_positive_int(
-            "max_connections", max_connections, _config.MAX_CONNECTIONS_MAX
-        )
-        max_response_bytes = _params.check_positive_int("max_response_bytes",
-                                                        max_response_bytes)
-        # Each endpoint's fixed URL parts (and the key's redacted twin), built once.
-        self._history = _history.HistoryURLs(adgate, aff_id=self._aff_id, api_key=api_key,
-                                             wall_code=self._wall_code)
-        self._personalized = _personalized.PersonalizedURLs(self._revu_base_url)
-
-        self._pool = Pool(session, limit=max_connections, timeout=client_timeout,
-                          headers=_HEADERS)
-        #: Counters of what this session has done (see :class:`SessionStats`).
-        self.stats = SessionStats()
-        self._transport = Transport(
-            timeout=client_timeout, timeout_seconds=seconds,
-            max_response_bytes=max_response_bytes, redactor=redactor, stats=self.stats,
-            headers=self._pool.request_headers,
-        )
-
-    # ------------------------------------------------------------------ lifecycle
-
-    async def __aenter__(self) -> AsyncSession:
-        self._pool.client()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP pool (unless it was supplied by the caller). Safe to call twice."""
-        await self._pool.close()
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`aclose` has been called."""
-        return self._pool.closed
-
-    def __repr__(self) -> str:
-        return (
-            f"AsyncSession(aff_id={self._aff_id}, wall_code={self._wall_code!r}, "
-            f"wall_id={self._wall_id}, api_key={_config.REDACTED!r}, closed={self.closed})"
-        )
 
     # ----------------------------------------------------------------- public calls
 
@@ -318,6 +229,7 @@ class AsyncSession:
 
     def _history_query(self, options: HistoryOptions) -> str:
         self._pool.check_open()  # a closed session is told first, before any bad option
+        self._settings.check_history()  # then missing credentials
         return _history.history_options(**options) if options else ""
 
     def _history_request(self, user_id: object, options: HistoryOptions) -> Request:

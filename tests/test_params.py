@@ -146,7 +146,7 @@ def test_base_url_with_empty_query_or_fragment_refused(url: str) -> None:
 
 def test_base_url_trailing_slash_is_dropped() -> None:
     s = session(revu_base_url="https://revu.example/", wall_id=1)
-    assert s._revu_base_url == "https://revu.example"
+    assert s._settings.revu_base_url == "https://revu.example"
 
 
 def test_plain_http_refusal_explains_why() -> None:
