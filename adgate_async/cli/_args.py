@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NoReturn
 
-from .. import _config
+from .. import _config, _env
 from .._errors import InvalidParameterError
 from .._session import AsyncSession
 from .._version import __version__
@@ -45,17 +45,23 @@ exit status:
 On SIGINT or SIGTERM, bulk takes no more ids, writes every answer already received (waiting \
 a moment for requests in flight; a second signal stops at once) and prints the summary.
 
-environment: ADGATE_AFF_ID, ADGATE_API_KEY, ADGATE_WALL_CODE, REVU_WALL_ID stand in for \
---aff-id, --api-key, --wall-code, --wall-id. Prefer the variable for the key: command-line \
+environment: ADGATE_AFF_ID, ADGATE_API_KEY, ADGATE_WALL_CODE, REVU_WALL_ID, ADGATE_BASE_URL, \
+REVU_BASE_URL stand in for --aff-id, --api-key, --wall-code, --wall-id, --adgate-base-url, \
+--revu-base-url. Prefer the variable for the key: command-line \
 arguments are visible to other users of the machine. No credential value is ever printed.
 """
 
 #: flag -> (namespace attribute, environment variable)
 CREDENTIALS = {
-    "--aff-id": ("aff_id", "ADGATE_AFF_ID"),
-    "--api-key": ("api_key", "ADGATE_API_KEY"),
-    "--wall-code": ("wall_code", "ADGATE_WALL_CODE"),
-    "--wall-id": ("wall_id", "REVU_WALL_ID"),
+    "--aff-id": ("aff_id", _env.AFF_ID),
+    "--api-key": ("api_key", _env.API_KEY),
+    "--wall-code": ("wall_code", _env.WALL_CODE),
+    "--wall-id": ("wall_id", _env.WALL_ID),
+}
+#: flag -> (namespace attribute, environment variable, default) of the base URLs
+BASE_URLS = {
+    "--adgate-base-url": ("adgate_base_url", _env.ADGATE_BASE_URL, _config.ADGATE_BASE_URL),
+    "--revu-base-url": ("revu_base_url", _env.REVU_BASE_URL, _config.REVU_BASE_URL),
 }
 #: the session's parameter names for the same credentials
 _PARAM_TO_FLAG = {attr: flag for flag, (attr, _) in CREDENTIALS.items()}
@@ -164,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--api-key", help="AdGate API key (env ADGATE_API_KEY; never printed)")
     group.add_argument("--wall-code", help="offer wall code (env ADGATE_WALL_CODE)")
     group.add_argument("--wall-id", help="RevU wall id (env REVU_WALL_ID)")
-    group.add_argument("--adgate-base-url", default=_config.ADGATE_BASE_URL)
-    group.add_argument("--revu-base-url", default=_config.REVU_BASE_URL)
+    for flag, (_, env, default) in BASE_URLS.items():
+        group.add_argument(flag, help=f"base URL (env {env}; default {default})")
     group.add_argument("--timeout", type=float, default=_config.TIMEOUT,
                        help="seconds per attempt (default %(default)s)")
     group.add_argument("--max-retries", type=int, default=_config.MAX_RETRIES,
@@ -298,6 +304,16 @@ def _pick(args: argparse.Namespace, flag: str) -> tuple[str | None, str]:
     return os.environ.get(env) or None, env
 
 
+def _pick_url(args: argparse.Namespace, flag: str) -> tuple[str, str]:
+    """A base URL and where it came from (the flag, the variable's name, or "default")."""
+    attr, env, default = BASE_URLS[flag]
+    value = getattr(args, attr, None)
+    if value is not None:
+        return value, flag
+    from_env = os.environ.get(env)
+    return (from_env, env) if from_env else (default, "default")
+
+
 def _as_positive_int(value: str, source: str) -> int:
     # At most 19 significant digits (an int64): int() of thousands of digits would fail
     # with Python's own message, naming neither the source nor the rule.
@@ -325,6 +341,7 @@ def session_and_config(args: argparse.Namespace, *,
                    ("--aff-id", "--api-key", "--wall-code") if not values[flag][0]]
         if missing:
             raise UsageError("missing credentials: " + "; ".join(missing))
+    urls = {flag: _pick_url(args, flag) for flag in BASE_URLS}
     aff_id, aff_source = values["--aff-id"]
     wall_id, wall_source = values["--wall-id"]
     try:
@@ -334,8 +351,8 @@ def session_and_config(args: argparse.Namespace, *,
             api_key=values["--api-key"][0] or "unused",
             wall_code=values["--wall-code"][0] or "unused",
             wall_id=_as_positive_int(wall_id, wall_source) if wall_id else None,
-            adgate_base_url=args.adgate_base_url,
-            revu_base_url=args.revu_base_url,
+            adgate_base_url=urls["--adgate-base-url"][0],
+            revu_base_url=urls["--revu-base-url"][0],
             timeout=args.timeout,
             max_retries=args.max_retries,
             max_connections=max(_config.MAX_CONNECTIONS, getattr(args, "concurrency", 0) or 0),
@@ -345,4 +362,7 @@ def session_and_config(args: argparse.Namespace, *,
         flag = _PARAM_TO_FLAG.get(exc.param)
         if flag is not None:  # a credential: its source and the rule, never the value
             raise UsageError(f"{values[flag][1]} {exc.rule}") from None
+        url_flag = "--" + exc.param.replace("_", "-")
+        if url_flag in BASE_URLS and urls[url_flag][1] != url_flag:  # from the environment
+            raise UsageError(f"{urls[url_flag][1]} {exc.rule}") from None
         raise UsageError(f"--{exc.param.replace('_', '-')}: {exc}") from None
