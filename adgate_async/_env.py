@@ -69,4 +69,6 @@ def base_url(param: str) -> str | None:
     try:
         return _params.check_base_url(param, value)
     except InvalidParameterError as exc:
-        raise _refuse(param, exc.rule) from None
+        rule = exc.rule
+    # Raised outside the handler: the first error (which shows the value) is not its context.
+    raise _refuse(param, rule)
