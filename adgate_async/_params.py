@@ -159,9 +159,11 @@ def check_headers(value: object) -> dict[str, str]:
     checked: dict[str, str] = {}
     for name, item in value.items():
         if not isinstance(name, str) or not name or not _TCHARS.issuperset(name):
+            # Not shown: a key given where a name belongs would be in this very message.
             raise InvalidParameterError(
                 "headers", "names must be non-empty str HTTP tokens (letters, digits and "
-                "!#$%&'*+-.^_`|~; no spaces, colons, CR, LF or NUL)", name)
+                "!#$%&'*+-.^_`|~; no spaces, colons, CR, LF or NUL); the bad name is not shown",
+                show=False)
         secret = any(word in name.lower() for word in _SECRET_HEADER_WORDS)
         if not isinstance(item, str) or any(c in item for c in "\r\n\0"):
             raise InvalidParameterError(
