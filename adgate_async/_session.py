@@ -70,6 +70,7 @@ class AsyncSession:
     and every other 4xx are never retried. ``timeout`` (seconds, or None for none) bounds
     each attempt, including any wait for a free pooled connection. A body larger than
     ``max_response_bytes`` (default 64 MiB) is not read: ``ResponseTooLargeError``.
+    Answers decode leniently (``"points": "150"`` is 150); ``strict=True`` refuses that.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class AsyncSession:
         max_connections: int = _config.MAX_CONNECTIONS,
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
+        strict: bool = False,
     ) -> None:
         self._aff_id = _params.check_id_int("aff_id", aff_id)
         api_key = _params.check_nonempty_str("api_key", api_key, secret=True)
@@ -118,6 +120,12 @@ class AsyncSession:
         )
         max_response_bytes = _params.check_positive_int("max_response_bytes",
                                                         max_response_bytes)
+        if not isinstance(strict, bool):
+            raise InvalidParameterError("strict", "must be a bool", strict)
+        # The decoders of the answers (built at import): lenient by default, or strict.
+        self._history_decoder = _history.STRICT_DECODER if strict else _history.DECODER
+        self._personalized_decoder = (_personalized.STRICT_DECODER if strict
+                                      else _personalized.DECODER)
         # Each endpoint's fixed URL parts (and the key's redacted twin), built once.
         self._history = _history.HistoryURLs(adgate, aff_id=self._aff_id, api_key=api_key,
                                              wall_code=self._wall_code)
@@ -166,7 +174,7 @@ class AsyncSession:
         ``continue_playing=True`` asks for the "Continue playing" offers; ``offer_ids``
         filters by offer id. An unknown keyword is a TypeError, as for any function.
         """
-        return await self._get(self._history_request(user_id, options), _history.DECODER)
+        return await self._get(self._history_request(user_id, options), self._history_decoder)
 
     async def get_personalized(
         self, uid: str, **options: Unpack[PersonalizedOptions]
@@ -180,7 +188,7 @@ class AsyncSession:
         sent to this endpoint.
         """
         return await self._get(self._personalized_request(uid, options),
-                               _personalized.DECODER)
+                               self._personalized_decoder)
 
     async def gather_users(
         self,
@@ -203,7 +211,7 @@ class AsyncSession:
         """
         job, checked = self._job(
             "gather_users", user_ids, concurrency, max_per_second, on_progress, retry_budget,
-            self._history.request, self._history_query(options), _history.DECODER,
+            self._history.request, self._history_query(options), self._history_decoder,
             make_user_result, "user_ids",
         )
         return await gather_batch(job, checked)
@@ -258,7 +266,7 @@ class AsyncSession:
         """
         job, checked = self._job(
             "iter_users", user_ids, concurrency, max_per_second, on_progress, retry_budget,
-            self._history.request, self._history_query(options), _history.DECODER,
+            self._history.request, self._history_query(options), self._history_decoder,
             make_user_result, "user_ids",
         )
         window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
@@ -312,7 +320,8 @@ class AsyncSession:
             raw.json()["offers"][0].get("a_field_the_models_do_not_know")
             offers = raw.parse()
         """
-        return RawResponseCalls(self._raw, self._history_request, self._personalized_request)
+        return RawResponseCalls(self._raw, self._history_request, self._personalized_request,
+                                self._history_decoder, self._personalized_decoder)
 
     # ------------------------------------------------------------- request path
 
@@ -335,7 +344,7 @@ class AsyncSession:
         self._pool.check_open()  # a closed session is told first, before any bad option
         query = _personalized.personalized_query(default_wall=self._wall_id, **options)
         return self._job(name, uids, concurrency, max_per_second, on_progress, retry_budget,
-                         self._personalized.request, query, _personalized.DECODER,
+                         self._personalized.request, query, self._personalized_decoder,
                          make_personalized_result, "uids")
 
     def _job(
