@@ -129,8 +129,8 @@ def check(model: type[Any], body: bytes, scrub: Callable[[str], str] = str) -> N
             return
     try:
         doc = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # pragma: no cover
-        return  # it decoded into the model a moment ago
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return  # deeper than the plain read can follow, or a skipped field not UTF-8
     if not isinstance(doc, dict):  # pragma: no cover
         return
     found: list[tuple[str, str]] = []

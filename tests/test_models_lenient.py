@@ -566,3 +566,36 @@ def test_a_known_document_logs_nothing(caplog: pytest.LogCaptureFixture) -> None
             make_personalized("u", numoffers=4, wall=1, seed=seed, include_sortmetric=True,
                               experiment_id="e")))
     assert drift_lines(caplog) == []
+
+
+@pytest.mark.parametrize("depth", [1, 500])
+def test_a_deeply_nested_unknown_field_is_logged_by_its_name_only(
+    caplog: pytest.LogCaptureFixture, depth: int
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="adgate_async")
+    body = b'{"zz_unknown":' + b"[" * depth + b"]" * depth + b',"data":[]}'
+    assert decode(HISTORY_DECODER, body) == History(data=())
+    assert drift_lines(caplog) == [DRIFT_LINE.format("history", "zz_unknown")]
+
+
+def test_nesting_at_the_decoders_limit_never_breaks_the_drift_check(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The plain JSON read of the drift check nests one level more than the typed decode:
+    # near the limit the typed decode succeeds and the drift check must give up quietly.
+    caplog.set_level(logging.DEBUG, logger="adgate_async")
+    outcomes = set()
+    for depth in range(800, 1300):
+        body = b'{"zz":' + b"[" * depth + b"]" * depth + b',"data":[]}'
+        result = outcome(HISTORY_DECODER, body)
+        check_outcome(result, History, body)
+        outcomes.add(type(result))
+    assert outcomes == {History, DecodeError}  # the limit was crossed
+
+
+def test_an_unknown_field_that_is_not_utf8_never_breaks_the_drift_check(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The typed decode skips an unknown field unread; the plain JSON read refuses the bytes.
+    caplog.set_level(logging.DEBUG, logger="adgate_async")
+    assert decode(HISTORY_DECODER, b'{"zz":"\xff\xfe","data":[]}') == History(data=())
