@@ -12,6 +12,7 @@ from typing import Self
 import aiohttp
 
 from . import _config
+from ._endpoints import history as _history
 from ._endpoints import personalized as _personalized
 from ._pool import Pool
 from ._settings import NOT_GIVEN, NotGiven, Settings, history_urls, resolve
@@ -34,7 +35,7 @@ class SessionBase:
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
         headers: Mapping[str, str] | None = None, trust_env: bool = False,
-        proxy: str | None = None,
+        proxy: str | None = None, strict: bool = False,
     ) -> None:
         settings = resolve(
             aff_id=aff_id, api_key=api_key, wall_code=wall_code, wall_id=wall_id,
@@ -43,11 +44,15 @@ class SessionBase:
             retry_backoff_max=retry_backoff_max, timeout=timeout,
             max_connections=max_connections, session=session,
             max_response_bytes=max_response_bytes, headers=headers, trust_env=trust_env,
-            proxy=proxy,
+            proxy=proxy, strict=strict,
         )
         self._view = False
         self._wall_id = settings.wall_id
         self._redactor = settings.redactor
+        # The decoders of the answers (built at import): lenient by default, or strict.
+        self._history_decoder = _history.STRICT_DECODER if settings.strict else _history.DECODER
+        self._personalized_decoder = (_personalized.STRICT_DECODER if settings.strict
+                                      else _personalized.DECODER)
         # Each endpoint's fixed URL parts (and the key's redacted twin), built once.
         self._history = history_urls(settings)
         self._personalized = _personalized.PersonalizedURLs(settings.revu_base_url)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Final, Generic, TypeVar, Unpack
 
 import msgspec
 from multidict import CIMultiDictProxy
 
+from . import _drift
 from ._config import MAX_ERROR_BODY_BYTES
 from ._endpoints import history as _history
 from ._endpoints import personalized as _personalized
@@ -27,6 +29,7 @@ T = TypeVar("T")
 DECODE_FAILURES = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
+_DEBUG: Final = logging.DEBUG
 _TRAILING = re.compile(r"JSON is malformed: trailing characters \(byte (\d+)\)")
 _WHITESPACE = b" \t\r\n"
 
@@ -77,11 +80,16 @@ def decode_body(
     attempts: int,
     redactor: Redactor | None = None,
 ) -> T:
-    """Decode ``body`` with ``decoder``; a mismatch raises our :class:`DecodeError`."""
+    """Decode ``body`` with ``decoder``; a mismatch raises our :class:`DecodeError`.
+    At DEBUG, fields the model does not know are logged (see :mod:`._drift`)."""
     try:
-        return decoder.decode(body)
+        value = decoder.decode(body)
     except DECODE_FAILURES as exc:
         message = _failure_text(exc, body, redactor)
+    else:
+        if _drift.LOGGER.isEnabledFor(_DEBUG):
+            _drift.check(decoder.type, body, str if redactor is None else redactor.text)
+        return value
     # Raised outside the except block, so no msgspec exception is chained onto ours.
     raise _decode_error(f"response body does not match {decoder.type.__name__}: {message}",
                         decode_error_path(message), status, body, method, url, attempts,
@@ -173,30 +181,36 @@ class RawResponse(Generic[T]):
 class RawResponseCalls:
     """``session.with_raw_response``: each call returns a :class:`RawResponse`.
 
-    Built by the session with its own request builders and ``raw(request, decoder)``, the
-    call that sends a request (retries included) and keeps the answer undecoded.
+    Built by the session with its own request builders, its decoders (lenient or strict)
+    and ``raw(request, decoder)``, the call that sends a request (retries included) and
+    keeps the answer undecoded.
     """
 
-    __slots__ = ("_history", "_personalized", "_raw")
+    __slots__ = ("_history", "_history_decoder", "_personalized", "_personalized_decoder",
+                 "_raw")
 
     def __init__(
         self,
         raw: Callable[[Request, msgspec.json.Decoder[Any]], Awaitable[RawResponse[Any]]],
         history: Callable[[object, HistoryOptions], Request],
         personalized: Callable[[object, PersonalizedOptions], Request],
+        history_decoder: msgspec.json.Decoder[History] = _history.DECODER,
+        personalized_decoder: msgspec.json.Decoder[Personalized] = _personalized.DECODER,
     ) -> None:
         self._raw = raw
         self._history = history
         self._personalized = personalized
+        self._history_decoder = history_decoder
+        self._personalized_decoder = personalized_decoder
 
     async def get_history(
         self, user_id: str, **options: Unpack[HistoryOptions]
     ) -> RawResponse[History]:
         """Like :meth:`AsyncSession.get_history`, but undecoded."""
-        return await self._raw(self._history(user_id, options), _history.DECODER)
+        return await self._raw(self._history(user_id, options), self._history_decoder)
 
     async def get_personalized(
         self, uid: str, **options: Unpack[PersonalizedOptions]
     ) -> RawResponse[Personalized]:
         """Like :meth:`AsyncSession.get_personalized`, but undecoded."""
-        return await self._raw(self._personalized(uid, options), _personalized.DECODER)
+        return await self._raw(self._personalized(uid, options), self._personalized_decoder)

@@ -65,7 +65,8 @@ class AsyncSession(SessionBase):
     and 5xx are retried ``max_retries`` times (backoff ``retry_backoff * 2**n`` with jitter,
     at most ``retry_backoff_max``; ``Retry-After`` wins, up to 60 s). ``timeout`` (seconds,
     None: none) bounds each attempt; a body over ``max_response_bytes`` is not read.
-    :meth:`with_options` gives a view with other timeout and retry settings.
+    :meth:`with_options` gives a view with other timeout and retry settings. Answers decode
+    leniently (``"points": "150"`` is 150); ``strict=True`` refuses that.
     """
 
     # ----------------------------------------------------------------- public calls
@@ -77,7 +78,7 @@ class AsyncSession(SessionBase):
         ``continue_playing=True`` asks for the "Continue playing" offers; ``offer_ids``
         filters by offer id. An unknown keyword is a TypeError, as for any function.
         """
-        return await self._get(self._history_request(user_id, options), _history.DECODER)
+        return await self._get(self._history_request(user_id, options), self._history_decoder)
 
     async def get_personalized(
         self, uid: str, **options: Unpack[PersonalizedOptions]
@@ -91,7 +92,7 @@ class AsyncSession(SessionBase):
         sent to this endpoint.
         """
         return await self._get(self._personalized_request(uid, options),
-                               _personalized.DECODER)
+                               self._personalized_decoder)
 
     async def gather_users(
         self,
@@ -114,7 +115,7 @@ class AsyncSession(SessionBase):
         """
         job, checked = self._job(
             "gather_users", user_ids, concurrency, max_per_second, on_progress, retry_budget,
-            self._history.request, self._history_query(options), _history.DECODER,
+            self._history.request, self._history_query(options), self._history_decoder,
             make_user_result, "user_ids",
         )
         return await gather_batch(job, checked)
@@ -169,7 +170,7 @@ class AsyncSession(SessionBase):
         """
         job, checked = self._job(
             "iter_users", user_ids, concurrency, max_per_second, on_progress, retry_budget,
-            self._history.request, self._history_query(options), _history.DECODER,
+            self._history.request, self._history_query(options), self._history_decoder,
             make_user_result, "user_ids",
         )
         window = _params.check_stream(checked, buffer=buffer, ordered=ordered)
@@ -223,7 +224,8 @@ class AsyncSession(SessionBase):
             raw.json()["offers"][0].get("a_field_the_models_do_not_know")
             offers = raw.parse()
         """
-        return RawResponseCalls(self._raw, self._history_request, self._personalized_request)
+        return RawResponseCalls(self._raw, self._history_request, self._personalized_request,
+                                self._history_decoder, self._personalized_decoder)
 
     # ------------------------------------------------------------- request path
 
@@ -247,7 +249,7 @@ class AsyncSession(SessionBase):
         self._pool.check_open()  # a closed session is told first, before any bad option
         query = _personalized.personalized_query(default_wall=self._wall_id, **options)
         return self._job(name, uids, concurrency, max_per_second, on_progress, retry_budget,
-                         self._personalized.request, query, _personalized.DECODER,
+                         self._personalized.request, query, self._personalized_decoder,
                          make_personalized_result, "uids")
 
     def _job(

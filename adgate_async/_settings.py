@@ -70,6 +70,8 @@ class Settings:
     given_headers: frozenset[str]
     trust_env: bool
     proxy: str | None = dataclasses.field(repr=False)
+    #: Decode answers strictly (a quoted number is an error) instead of leniently.
+    strict: bool
 
     def check_history(self) -> None:
         """Refuse a Get History call (before any request) when credentials are missing."""
@@ -176,7 +178,7 @@ def resolve(
     adgate_base_url: object, revu_base_url: object, max_retries: object,
     retry_backoff: object, retry_backoff_max: object, timeout: object,
     max_connections: object, session: object, max_response_bytes: object,
-    headers: object, trust_env: object, proxy: object,
+    headers: object, trust_env: object, proxy: object, strict: object,
 ) -> Settings:
     """The constructor's arguments checked (in the order of its signature), the ones left
     out read from the environment."""
@@ -214,6 +216,8 @@ def resolve(
     if not isinstance(trust_env, bool):
         raise InvalidParameterError("trust_env", "must be a bool", trust_env)
     checked_proxy = _params.check_proxy(proxy)
+    if not isinstance(strict, bool):
+        raise InvalidParameterError("strict", "must be a bool", strict)
     if session is not None and (trust_env or checked_proxy is not None):
         raise InvalidParameterError(
             "trust_env" if trust_env else "proxy", "cannot apply to a caller's aiohttp "
@@ -226,5 +230,5 @@ def resolve(
         redactor=redactor, max_retries=retries, retry_backoff=backoff,
         retry_backoff_max=backoff_max, timeout=client_timeout, timeout_seconds=seconds,
         max_connections=connections, max_response_bytes=max_bytes, headers=merged,
-        given_headers=given, trust_env=trust_env, proxy=checked_proxy,
+        given_headers=given, trust_env=trust_env, proxy=checked_proxy, strict=strict,
     )

@@ -3,7 +3,9 @@
     python -m benchmarks.decode [--quick]
 
 The same bytes go to every decoder: vendor-shaped histories of 1, 20 and 200 offers and
-personalized responses of 50 and 500 offers (``benchmarks._payloads``). Before any timing,
+personalized responses of 50 and 500 offers (``benchmarks._payloads``). "ours" is the
+session's default, lenient decoder (msgspec ``strict=False``); "ours strict" the decoder of
+``AsyncSession(strict=True)``, timed alongside on the same well-typed bytes. Before any timing,
 every decoder's result is checked to hold the same data, so each does the same logical work.
 Each cell is the median, over interleaved samples, of the time per body; ``gc.collect()``
 runs before each sample and the garbage collector stays enabled while timing, as in a real
@@ -27,7 +29,12 @@ import msgspec
 import orjson
 import pydantic
 
-from adgate_async.models import HISTORY_DECODER, PERSONALIZED_DECODER
+from adgate_async.models import (
+    HISTORY_DECODER,
+    HISTORY_STRICT_DECODER,
+    PERSONALIZED_DECODER,
+    PERSONALIZED_STRICT_DECODER,
+)
 from benchmarks import _dataclass_models as dc
 from benchmarks import _pydantic_models as pm
 from benchmarks._payloads import history_body, personalized_body
@@ -37,10 +44,11 @@ Decoder = Callable[[bytes], object]
 
 # Column order of the table; "pydantic TypeAdapter" is timed too but only reported in a note.
 OURS, JSON, ORJSON, PYDANTIC, DATACLASSES = "ours", "json", "orjson", "pydantic", "dataclasses"
+OURS_STRICT = "ours strict"
 TYPE_ADAPTER = "pydantic TypeAdapter"
 COLUMNS = (OURS, JSON, ORJSON, PYDANTIC, DATACLASSES)
 # The decoders that turn JSON integers into floats for float fields (dataclasses do not).
-COERCING = (OURS, PYDANTIC, TYPE_ADAPTER)
+COERCING = (OURS, OURS_STRICT, PYDANTIC, TYPE_ADAPTER)
 
 HISTORY_SIZES = (1, 20, 200)
 PERSONALIZED_SIZES = (50, 500)
@@ -53,6 +61,7 @@ def _decoders(kind: str) -> dict[str, Decoder]:
     if kind == "history":
         return {
             OURS: HISTORY_DECODER.decode,
+            OURS_STRICT: HISTORY_STRICT_DECODER.decode,
             JSON: json.loads,
             ORJSON: orjson.loads,
             PYDANTIC: pm.History.model_validate_json,
@@ -61,6 +70,7 @@ def _decoders(kind: str) -> dict[str, Decoder]:
         }
     return {
         OURS: PERSONALIZED_DECODER.decode,
+        OURS_STRICT: PERSONALIZED_STRICT_DECODER.decode,
         JSON: json.loads,
         ORJSON: orjson.loads,
         PYDANTIC: pm.Personalized.model_validate_json,
@@ -145,6 +155,7 @@ def verify(kind: str, body: bytes, decoders: dict[str, Decoder]) -> None:
     raw = results[JSON]
     assert results[ORJSON] == raw, f"{kind}: orjson and json.loads disagree"
     full = _builtins(results[OURS])
+    assert results[OURS_STRICT] == results[OURS], f"{kind}: strict and lenient differ"
     for name in (PYDANTIC, TYPE_ADAPTER, DATACLASSES):
         assert _builtins(results[name]) == full, f"{kind}: {name} differs from ours in full"
     _covers(full, raw)
@@ -208,7 +219,8 @@ def run(quick: bool) -> Section:
     bodies = [("history", n, history_body(n)) for n in HISTORY_SIZES]
     bodies += [("personalized", n, personalized_body(n)) for n in PERSONALIZED_SIZES]
     rows = [["body", "bytes", "ours µs", "json.loads µs", "orjson µs", "pydantic µs",
-             "json+dataclasses µs", "vs json", "vs orjson", "vs pydantic", "vs dataclasses"]]
+             "json+dataclasses µs", "vs json", "vs orjson", "vs pydantic", "vs dataclasses",
+             "ours strict µs", "lenient / strict"]]
     checks: list[Check] = []
     adapter_ratios: list[float] = []
     for kind, offers, body in bodies:
@@ -218,7 +230,8 @@ def run(quick: bool) -> Section:
         ours = us[OURS]
         rows.append([_label(kind, offers), f"{len(body):,}"]
                     + [_us(us[name]) for name in COLUMNS]
-                    + [f"{us[name] / ours:.1f}x" for name in COLUMNS[1:]])
+                    + [f"{us[name] / ours:.1f}x" for name in COLUMNS[1:]]
+                    + [_us(us[OURS_STRICT]), f"{ours / us[OURS_STRICT]:.3f}"])
         adapter_ratios.append(us[TYPE_ADAPTER] / us[PYDANTIC])
         if kind == "history" and offers == CHECKED_HISTORY:
             checks += [Check(f"decode {_label(kind, offers)}: ours vs {label}",
@@ -228,6 +241,9 @@ def run(quick: bool) -> Section:
         f"Median of {samples} samples per cell, each a loop of >= {target_ns // 1_000_000} ms, "
         "samples interleaved across decoders, gc.collect() before each, GC enabled while "
         "timing. Every decoder was first checked to yield the same data from each body.",
+        "ours = the default, lenient decoder (numbers and bools sent as strings are taken); "
+        "ours strict = AsyncSession(strict=True)'s decoder. Both decode the same well-typed "
+        "bytes; lenient / strict is the ratio of their times (1.000: no cost).",
         "json+dataclasses = json.loads + hand-written from_dict into frozen slotted dataclasses;"
         " it checks no types and keeps JSON integers as ints, so it does less than ours.",
         "pydantic TypeAdapter(Model).validate_json / Model.model_validate_json: "

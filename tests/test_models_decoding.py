@@ -1,7 +1,8 @@
 """Property tests (hypothesis) of both models' decoders through ``decode_body``:
 arbitrary bytes and JSON, and vendor documents mutated at a random path with an exact
 oracle derived from the models' schema. Every outcome is the expected model or a
-``DecodeError`` naming the path.
+``DecodeError`` naming the path. These run the strict decoders (their oracle is JSON's own
+types); ``tests/test_models_lenient.py`` runs the lenient defaults against a lenient oracle.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from hypothesis import strategies as st
 from adgate_async._config import MAX_ERROR_BODY_BYTES
 from adgate_async._errors import DecodeError
 from adgate_async.models import (
-    HISTORY_DECODER,
-    PERSONALIZED_DECODER,
+    HISTORY_STRICT_DECODER,
+    PERSONALIZED_STRICT_DECODER,
     AppMetadata,
     Creative,
     ErrorBody,
@@ -46,8 +47,8 @@ Model = type[History] | type[Personalized]
 
 
 DECODERS: list[tuple[Decoder, Model]] = [
-    (HISTORY_DECODER, History),
-    (PERSONALIZED_DECODER, Personalized),
+    (HISTORY_STRICT_DECODER, History),
+    (PERSONALIZED_STRICT_DECODER, Personalized),
 ]
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from adgate_async._errors import DecodeError
 from adgate_async.models import (
     HISTORY_DECODER,
+    HISTORY_STRICT_DECODER,
     PERSONALIZED_DECODER,
     AppMetadata,
     EventStatus,
@@ -395,10 +396,11 @@ def test_missing_data_names_the_field() -> None:
     ],
 )
 def test_wrong_type_names_the_path(mutate: Any, path: str) -> None:
+    # Strict decoding (the default takes quoted numbers: tests/test_models_lenient.py).
     doc = history_doc()
     mutate(doc)
     with pytest.raises(msgspec.ValidationError) as info:
-        decode_history(doc)
+        HISTORY_STRICT_DECODER.decode(msgspec.json.encode(doc))
     assert str(info.value).endswith(f"at `{path}`")
 
 
@@ -481,6 +483,6 @@ def test_type_swap_error_path_is_the_nested_path(
     name = data.draw(st.sampled_from(HISTORY_EVENT_FLOATS), label="field")
     doc["data"][i]["events"][j][name] = value
     with pytest.raises(DecodeError) as info:
-        decode(HISTORY_DECODER, msgspec.json.encode(doc))
+        decode(HISTORY_STRICT_DECODER, msgspec.json.encode(doc))  # strict: "490" refused
     assert info.value.path == f"$.data[{i}].events[{j}].{name}"
     assert info.value.message.endswith(f" - at `$.data[{i}].events[{j}].{name}`")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from adgate_async._errors import DecodeError
 from adgate_async.models import (
     PERSONALIZED_DECODER,
+    PERSONALIZED_STRICT_DECODER,
     Creative,
     OfferEvent,
     OfferType,
@@ -231,10 +232,11 @@ def test_personalized_unknown_fields_ignored_at_every_level() -> None:
     ],
 )
 def test_personalized_wrong_type_names_the_path(mutate: Any, path: str) -> None:
+    # Strict decoding (the default takes quoted numbers: tests/test_models_lenient.py).
     doc = personalized_doc()
     mutate(doc)
     with pytest.raises(msgspec.ValidationError) as info:
-        decode_personalized(doc)
+        PERSONALIZED_STRICT_DECODER.decode(msgspec.json.encode(doc))
     assert str(info.value).endswith(f"at `{path}`")
 
 
@@ -305,5 +307,5 @@ def test_personalized_type_swap_error_path(
     j = data.draw(st.integers(0, len(doc["offers"][i]["events"]) - 1), label="event")
     doc["offers"][i]["events"][j]["payout"] = value
     with pytest.raises(DecodeError) as info:
-        decode(PERSONALIZED_DECODER, msgspec.json.encode(doc))
+        decode(PERSONALIZED_STRICT_DECODER, msgspec.json.encode(doc))  # strict: "0.2" refused
     assert info.value.path == f"$.offers[{i}].events[{j}].payout"

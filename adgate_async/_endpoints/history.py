@@ -15,11 +15,13 @@ from .. import _config
 from .._errors import InvalidParameterError
 from .._params import bool_text, check_int, check_keywords, check_user_id, encode
 from .._transport import Request
-from ..models.history import HISTORY_DECODER
+from ..models.history import HISTORY_DECODER, HISTORY_STRICT_DECODER
 
-__all__ = ["DECODER", "HistoryOptions", "HistoryURLs", "history_options"]
+__all__ = ["DECODER", "STRICT_DECODER", "HistoryOptions", "HistoryURLs", "history_options"]
 
+#: The answer's decoders: lenient (the default) and strict (``AsyncSession(strict=True)``).
 DECODER: Final = HISTORY_DECODER
+STRICT_DECODER: Final = HISTORY_STRICT_DECODER
 
 
 class HistoryOptions(TypedDict, total=False):

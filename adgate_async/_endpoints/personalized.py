@@ -22,12 +22,14 @@ from .._params import (
     text_param,
 )
 from .._transport import Request
-from ..models.personalized import PERSONALIZED_DECODER
+from ..models.personalized import PERSONALIZED_DECODER, PERSONALIZED_STRICT_DECODER
 
-__all__ = ["DECODER", "PersonalizedOptions", "PersonalizedURLs", "personalized_path",
-           "personalized_query"]
+__all__ = ["DECODER", "STRICT_DECODER", "PersonalizedOptions", "PersonalizedURLs",
+           "personalized_path", "personalized_query"]
 
+#: The answer's decoders: lenient (the default) and strict (``AsyncSession(strict=True)``).
 DECODER: Final = PERSONALIZED_DECODER
+STRICT_DECODER: Final = PERSONALIZED_STRICT_DECODER
 
 
 class PersonalizedOptions(TypedDict, total=False):

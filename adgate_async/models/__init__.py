@@ -1,8 +1,11 @@
-"""msgspec models of both endpoints' responses; their decoders are built once, at import."""
+"""msgspec models of both endpoints' responses; their decoders are built once, at import:
+lenient (``*_DECODER``, the default: numbers and bools sent as strings are taken) and strict
+(``*_STRICT_DECODER``)."""
 
 from .errors import ErrorBody, ErrorDetail
 from .history import (
     HISTORY_DECODER,
+    HISTORY_STRICT_DECODER,
     AppMetadata,
     DynamicDisplayType,
     EventStatus,
@@ -15,6 +18,7 @@ from .history import (
 )
 from .personalized import (
     PERSONALIZED_DECODER,
+    PERSONALIZED_STRICT_DECODER,
     Creative,
     OfferEvent,
     OfferType,
@@ -24,7 +28,9 @@ from .personalized import (
 
 __all__ = [
     "HISTORY_DECODER",
+    "HISTORY_STRICT_DECODER",
     "PERSONALIZED_DECODER",
+    "PERSONALIZED_STRICT_DECODER",
     "AppMetadata",
     "Creative",
     "DynamicDisplayType",

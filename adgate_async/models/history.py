@@ -2,9 +2,10 @@
 
 Fields follow the vendor's table field for field. Fields that the vendor's own sample
 response leaves out are optional (``None`` when absent); unknown fields are ignored; float
-fields accept JSON integers; enumerated strings stay ``str`` so that a value the vendor adds
-later never breaks decoding (the known values are listed in the StrEnums below, for
-comparison: ``event.status == EventStatus.VIEWED``).
+fields accept JSON integers; the default decoder also takes numbers and bools sent as
+strings (``"150"``, ``"true"``), the strict one does not; enumerated strings stay ``str`` so
+that a value the vendor adds later never breaks decoding (the known values are listed in
+the StrEnums below, for comparison: ``event.status == EventStatus.VIEWED``).
 
 Every JSON array is a ``tuple[X, ...]`` and every model a frozen ``gc=False`` Struct: a
 decoded history holds no mutable container, cannot be part of a reference cycle, and once
@@ -187,4 +188,7 @@ class History(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     data: tuple[HistoryOffer, ...]
 
 
-HISTORY_DECODER = msgspec.json.Decoder(History)
+#: Lenient (the session's default): quoted numbers and bools are taken (``"150"``, ``"true"``).
+HISTORY_DECODER = msgspec.json.Decoder(History, strict=False)
+#: Strict (``AsyncSession(strict=True)``): every value must have its JSON type.
+HISTORY_STRICT_DECODER = msgspec.json.Decoder(History)

@@ -140,4 +140,7 @@ class Personalized(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     offers: tuple[PersonalizedOffer, ...]
 
 
-PERSONALIZED_DECODER = msgspec.json.Decoder(Personalized)
+#: Lenient (the session's default): quoted numbers and bools are taken (``"150"``, ``"true"``).
+PERSONALIZED_DECODER = msgspec.json.Decoder(Personalized, strict=False)
+#: Strict (``AsyncSession(strict=True)``): every value must have its JSON type.
+PERSONALIZED_STRICT_DECODER = msgspec.json.Decoder(Personalized)
