@@ -30,8 +30,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from ._input import IdSource, as_async
+from ._input import IdSource
 from ._parallel import _MAX_PAUSE, ParallelOutcome, PartResult, PartTask, run_part_async
+from ._parts import Parts
 from ._shards import ShardSink
 
 #: How long a task trusts what it read of the shared pause and stop.
@@ -185,14 +186,7 @@ async def _drive(
                         "on resume")
                     await asyncio.to_thread(halt)
                     continue
-                outcome.users += part.users
-                outcome.ok += part.ok
-                outcome.errors.update(part.errors)
-                if part.stop_reason is not None and outcome.stop_reason is None:
-                    outcome.stop_reason = part.stop_reason
-                if part.complete:
-                    sink.existing.add(part.shard)
-                    sink.shards_written += 1
+                outcome.add(part, sink)
                 on_part(outcome)
             return
 
@@ -205,28 +199,13 @@ async def _drive(
         running.append(client.submit(dask_part, task, names, rate, key=f"adgate-part-{job}-"
                                      f"{shard}", pure=False, retries=_RETRIES))
 
+    parts = Parts(ids, sink, lambda: bool(stopped() or outcome.died
+                                          or outcome.stop_reason is not None))
     try:
-        position = current = -1
-        chunk: list[str] = []
-        async for user_id in as_async(ids):
-            if stopped() or outcome.died or outcome.stop_reason is not None:
-                break
-            position += 1
-            shard = position // sink.size
-            if shard != current:
-                if chunk:
-                    await submit(current, chunk)
-                current, chunk = shard, []
-            if shard in sink.existing:
-                outcome.skipped += 1
-                continue
-            chunk.append(user_id)
-        else:
-            if not stopped():
-                if chunk:
-                    await submit(current, chunk)
-                outcome.ended = True
-                sink.input_ended(position + 1)
+        async for shard, chunk in parts:
+            await submit(shard, chunk)
+        outcome.skipped = parts.skipped
+        outcome.ended = parts.ended
         while running:
             if stopped():
                 await asyncio.to_thread(halt)

@@ -8,13 +8,12 @@ import contextlib
 import functools
 import os
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from .. import AsyncSession
 from ._errors import JobSetupError
-from ._failfast import DEFAULT_FAIL_FAST, FailFast
+from ._failfast import DEFAULT_FAIL_FAST
 from ._input import IdSource, as_async
 from ._lines import OutputError, reason
 from ._parallel import ParallelOutcome, run_parallel
@@ -23,14 +22,12 @@ from ._shards import ShardSink
 from ._single import FileSink
 from ._sinks import open_off_loop, open_sink, sharded
 from ._summary import (
-    EXIT_ERRORS,
-    EXIT_FAIL_FAST,
-    EXIT_OK,
-    EXIT_OUTPUT,
     JobControl,
     JobSummary,
     ProgressCallback,
+    exit_status_of,
 )
+from ._tally import Tally
 
 
 class _Feed:
@@ -156,10 +153,7 @@ async def run_bulk_job_async(
             history={"lang": lang, "continue_playing": continue_playing,
                      "offer_ids": None if offer_ids is None else list(offer_ids)})
     feed = _Feed(ids, sink, control)
-    ok = 0
-    errors: Counter[str] = Counter()
-    fail = FailFast(fail_fast)
-    stop_reason: str | None = None
+    tally = Tally(fail_fast)
     output_error: OutputError | None = None
     deadline = asyncio.timeout(None)
 
@@ -189,12 +183,7 @@ async def run_bulk_job_async(
             async for result in results:
                 await sink.put(feed.origin.pop(result.index), result)
                 control.users += 1
-                if result.error is None:
-                    ok += 1
-                else:
-                    errors[type(result.error).__name__] += 1
-                if fail.add(result):
-                    stop_reason = fail.reason()
+                if tally.add(result):
                     control.stopped = True  # take no more ids; the rest is dropped
                     break
     except OutputError as exc:
@@ -223,21 +212,14 @@ async def run_bulk_job_async(
         finally:
             control._on_stop = None
 
-    if output_error is not None:
-        status = EXIT_OUTPUT
-    elif stop_reason is not None:
-        status = EXIT_FAIL_FAST
-    elif control.stopped:
-        status = control.exit_status
-    elif strict and errors:
-        status = EXIT_ERRORS
-    else:
-        status = EXIT_OK
+    status = exit_status_of(control, output_error=output_error is not None,
+                            stop_reason=tally.stop_reason, strict=strict,
+                            errors=bool(tally.errors))
     return JobSummary(
-        users=control.users, ok=ok, errors=dict(errors), resumed=feed.skipped,
+        users=control.users, ok=tally.ok, errors=dict(tally.errors), resumed=feed.skipped,
         shards=sink.shards_written, shards_skipped=sink.shards_skipped,
         seconds=time.perf_counter() - started, complete=sink.complete, exit_status=status,
-        stop_reason=stop_reason,
+        stop_reason=tally.stop_reason,
         output_error=None if output_error is None else str(output_error),
         broken_pipe=output_error is not None and output_error.broken_pipe,
         lines_written=sink.written,
@@ -283,18 +265,9 @@ async def _run_processes(
     except OutputError as exc:
         output_error = exc
         done = ParallelOutcome()
-    if output_error is not None:
-        status = EXIT_OUTPUT
-    elif done.died:
-        status = EXIT_ERRORS
-    elif done.stop_reason is not None:
-        status = EXIT_FAIL_FAST
-    elif control.stopped:
-        status = control.exit_status
-    elif strict and done.errors:
-        status = EXIT_ERRORS
-    else:
-        status = EXIT_OK
+    status = exit_status_of(control, output_error=output_error is not None,
+                            stop_reason=done.stop_reason, strict=strict,
+                            errors=bool(done.errors), died=done.died)
     return JobSummary(
         users=done.users, ok=done.ok, errors=dict(done.errors), resumed=done.skipped,
         shards=sink.shards_written, shards_skipped=sink.shards_skipped,
