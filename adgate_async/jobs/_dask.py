@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from ._input import IdSource
 from ._parallel import _MAX_PAUSE, ParallelOutcome, PartResult, PartTask, run_part_async
 from ._parts import Parts
 from ._shards import ShardSink
+from ._store import LocalStore
 
 #: How long a task trusts what it read of the shared pause and stop.
 _CACHE = 0.5
@@ -158,7 +157,7 @@ async def _drive(
     await asyncio.to_thread(lambda: (pause.set(0.0), stop.set(0)))
     slots = max(1, sum((await asyncio.to_thread(client.nthreads)).values()))
     rate = max_per_second / slots if max_per_second else None
-    where = {"directory": sink.dir, "ext": sink.ext, "fmt": sink.fmt, "gz": sink.gz}
+    where = sink.where()
     outcome = ParallelOutcome()
     running: list[Any] = []
 
@@ -221,18 +220,14 @@ async def _drive(
         if not running:  # else tasks still read them: left set (stop = 1)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(lambda: (pause.delete(), stop.delete()))
-    _clean_leftovers(sink.dir, outcome)
+    if outcome.ended and outcome.stop_reason is None:  # else a resume deletes them
+        await asyncio.to_thread(_clean_leftovers, sink.store)
     return outcome
 
 
-def _clean_leftovers(directory: str, outcome: ParallelOutcome) -> None:
+def _clean_leftovers(store: LocalStore) -> None:
     """Temporary files of tasks lost with their worker (their part was redone elsewhere)."""
-    if not outcome.ended or outcome.stop_reason is not None:
-        return  # a resume deletes them
-    for entry in _tmp_files(directory):
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(directory, entry))
-
-
-def _tmp_files(directory: str) -> Iterable[str]:
-    return [e for e in os.listdir(directory) if e.startswith(".part-") and e.endswith(".tmp")]
+    for entry in store.listdir():
+        if entry.startswith(".part-") and entry.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                store.remove(entry)

@@ -39,7 +39,8 @@ from .. import AsyncSession
 from ._input import IdSource
 from ._parts import Parts
 from ._settings import SessionConfig
-from ._shards import ShardSink, fsync_dir, new_part
+from ._shards import ShardSink, discard, new_part, part_name, tmp_name
+from ._store import LocalStore
 from ._tally import Tally
 
 #: Seconds of Retry-After honoured at most (as the session does).
@@ -102,7 +103,7 @@ class PartTask:
     shard: int
     first: int  # input position of ids[0]
     ids: list[str]
-    sink: dict[str, Any]  # directory, ext, fmt, gz
+    sink: dict[str, Any]  # store, ext, fmt, gz
     concurrency: int | None
     ordered: bool
     fail_fast: int
@@ -193,12 +194,12 @@ async def run_part_async(task: PartTask, gate: Gate, tag: int) -> PartResult:
     limit = kwargs.pop("max_connections", 100)
     kwargs.setdefault("timeout", _TIMEOUT)
     trace = _trace(gate)
-    directory, ext = task.sink["directory"], task.sink["ext"]
-    final = os.path.join(directory, f"part-{task.shard:05d}.{ext}")
-    tmp = os.path.join(directory, f".part-{task.shard:05d}.{ext}.{tag}.tmp")
+    store: LocalStore = task.sink["store"]
+    ext = task.sink["ext"]
+    tmp = tmp_name(task.shard, ext, f".{tag}")
     tally = Tally(task.fail_fast)
     complete = False
-    part = new_part(tmp, task.sink["fmt"], task.sink["gz"])
+    part = new_part(store, tmp, task.sink["fmt"], task.sink["gz"])
     try:
         async with (
             aiohttp.ClientSession(trace_configs=[trace],
@@ -215,15 +216,11 @@ async def run_part_async(task: PartTask, gate: Gate, tag: int) -> PartResult:
                     break
         if tally.users == len(task.ids) and gate.alive():
             part.close()
-            os.replace(tmp, final)
-            fsync_dir(directory)
+            store.rename(tmp, part_name(task.shard, ext))
             complete = True
     finally:
         if not complete:
-            with contextlib.suppress(Exception):
-                part.close()
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
+            discard(part, store, tmp)
     return PartResult(task.shard, tally.users, tally.ok, dict(tally.errors), complete,
                       tally.stop_reason)
 
@@ -261,7 +258,7 @@ async def run_parallel(
     outcome = ParallelOutcome()
     loop = asyncio.get_running_loop()
     running: set[asyncio.Future[PartResult]] = set()
-    where = {"directory": sink.dir, "ext": sink.ext, "fmt": sink.fmt, "gz": sink.gz}
+    where = sink.where()
 
     def collect(done: set[asyncio.Future[PartResult]]) -> None:
         for future in done:

@@ -21,6 +21,7 @@ from ._settings import SessionConfig
 from ._shards import ShardSink
 from ._single import FileSink
 from ._sinks import open_off_loop, open_sink, sharded
+from ._store import check_url_for_workers
 from ._summary import (
     JobControl,
     JobSummary,
@@ -97,9 +98,8 @@ async def run_bulk_job_async(
         raise JobSetupError("give processes or dask, not both")
     if dask is not None and not isinstance(session, SessionConfig):
         raise JobSetupError("dask needs a SessionConfig (each task opens its own session)")
-    if dask is not None and "://" in os.fspath(output):
-        raise JobSetupError("dask writes -o as a directory path every worker can reach (a "
-                            "shared file system); URLs (fsspec) are not supported yet")
+    if dask is not None or processes > 1:
+        check_url_for_workers(os.fspath(output))
     if dask is not None and not sharded(os.fspath(output), format, shard_size):
         raise JobSetupError("dask needs a directory of parts (--shard-size or --format)")
     if dask is not None:
