@@ -71,7 +71,8 @@ def _cores(quick: bool) -> tuple[list[list[str]], list[str]]:
         def job(name: str, **how: Any) -> None:
             summary = run_bulk_job(config, _ids(users, name[:4]), Path(tmp, name),
                                    shard_size=shard, concurrency=CONCURRENCY, **how)
-            assert summary.complete and summary.ok == users, summary
+            assert summary.complete, summary
+            assert summary.ok == users, summary
             rates[name] = users / summary.seconds
             rows.append([name, f"{users:,}", f"{summary.seconds:.2f}",
                          f"{rates[name]:,.0f}", ""])
@@ -126,7 +127,8 @@ def resume_child(kind: str, directory: str) -> None:
 
     def resume() -> Any:
         summary = run_bulk_job(config, ids, out, resume=True, **how)
-        assert summary.users == 0 and summary.complete, summary
+        assert summary.users == 0, summary
+        assert summary.complete, summary
         return summary
 
     before = _vm("VmRSS")
@@ -191,7 +193,7 @@ async def _loop(base: str, ids: list[str], out: Path) -> float:
 
     started = time.perf_counter()
     async with _config(base).open() as session:
-        with open(out, "wb") as fh:
+        with open(out, "wb") as fh:  # noqa: ASYNC230 (written as the results come, as a job)
             async for result in session.iter_users(ids, concurrency=CONCURRENCY):
                 assert result.ok
                 fh.write(result_line(result))
@@ -203,7 +205,8 @@ async def _job(base: str, ids: list[str], out: Path, **how: Any) -> float:
 
     summary = await run_bulk_job_async(_config(base), ids, out, overwrite=True,
                                        concurrency=CONCURRENCY, **how)
-    assert summary.complete and summary.ok == len(ids), summary
+    assert summary.complete, summary
+    assert summary.ok == len(ids), summary
     return summary.seconds
 
 

@@ -148,6 +148,20 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _retry_budget(text: str) -> float | None:
+    """``--retry-budget``: a share from 0 to 1; 0 or ``none`` turn the cap off."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise argparse.ArgumentTypeError("must be a number from 0 to 1, or none (0 or none: "
+                                         "no cap)")
+    return value or None
+
+
 def _offer_ids(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
@@ -207,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--fail-fast", type=_non_negative_int, default=50, metavar="N",
                        help="stop (exit 4) when the last N users all failed with transport "
                             "errors or 5xx after their retries (0: never; default %(default)s)")
+    group.add_argument("--retry-budget", type=_retry_budget, metavar="RATIO",
+                       default=argparse.SUPPRESS,
+                       help="retries may add at most this share (0 to 1) of the users to the "
+                            "requests of a batch (each part with --processes or --dask); 0 or "
+                            f"'none': no cap (default {_config.RETRY_BUDGET_RATIO:g})")
     group.add_argument("--strict", action="store_true",
                        help="exit 1 when any user's line is an error")
     group.add_argument("--processes", type=_positive_int("processes"), default=1,

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from .. import AsyncSession
+from .. import AsyncSession, _config
 from ._errors import JobSetupError
 from ._failfast import DEFAULT_FAIL_FAST
 from ._input import IdSource, as_async
@@ -77,6 +77,7 @@ async def run_bulk_job_async(
     ordered: bool = False,
     max_per_second: float | None = None,
     fail_fast: int = DEFAULT_FAIL_FAST,
+    retry_budget: float | None = _config.RETRY_BUDGET_RATIO,
     strict: bool = False,
     lang: str | None = None,
     continue_playing: bool | None = None,
@@ -124,7 +125,7 @@ async def run_bulk_job_async(
     # is touched: an InvalidParameterError must leave an existing output as it was.
     checker = own_session if own_session is not None else session
     assert isinstance(checker, AsyncSession)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"retry_budget": retry_budget}
     if lang is not None:
         options["lang"] = lang
     if continue_playing is not None:
@@ -151,6 +152,7 @@ async def run_bulk_job_async(
             max_per_second=max_per_second, concurrency=concurrency, ordered=ordered,
             fail_fast=fail_fast, strict=strict, on_progress=on_progress,
             history={"lang": lang, "continue_playing": continue_playing,
+                     "retry_budget": retry_budget,
                      "offer_ids": None if offer_ids is None else list(offer_ids)})
     feed = _Feed(ids, sink, control)
     tally = Tally(fail_fast)
@@ -179,7 +181,7 @@ async def run_bulk_job_async(
             results = await stack.enter_async_context(contextlib.aclosing(live.iter_users(
                 feed, concurrency=concurrency, ordered=ordered, max_per_second=max_per_second,
                 on_progress=progress, lang=lang, continue_playing=continue_playing,
-                offer_ids=offer_ids)))
+                offer_ids=offer_ids, retry_budget=retry_budget)))
             async for result in results:
                 await sink.put(feed.origin.pop(result.index), result)
                 control.users += 1
@@ -312,6 +314,9 @@ run_bulk_job.__doc__ = """Fetch the history of every id of ``ids`` into ``output
   touched) unless ``overwrite``.
 - ``fail_fast``: stop (exit status 4) after this many consecutive users failed with a
   transport error or a 5xx after their retries (0: never).
+- ``retry_budget``: the share of retries a batch may add to its requests (see
+  :meth:`~adgate_async.AsyncSession.iter_users`; None: no cap). With ``processes`` or
+  ``dask`` each part is a batch with its own budget.
 - ``strict``: exit status 1 when any user's line is an error (default: 0 when every user
   has a line, errors included; the errors are counted in the summary).
 - ``concurrency``, ``ordered``, ``max_per_second``, ``lang``, ``continue_playing``,

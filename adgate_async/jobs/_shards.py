@@ -10,6 +10,7 @@ parts that exist and redoes the others from their start (a leftover ``.tmp`` is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
@@ -87,6 +88,8 @@ class ShardSink:
         self.shards_written = 0
         self.complete = False
         self._open: dict[int, PartWriter] = {}
+        self._sealing: dict[asyncio.Task[None], int] = {}  # parts being closed and renamed
+        self._failure: OutputError | None = None
         self._fed: dict[int, int] = {}
         self._got: dict[int, int] = {}
         self._fed_below = 0  # every shard below this one has had all its ids handed out
@@ -146,6 +149,8 @@ class ShardSink:
         self._fed_below = count // self.size + 1
 
     async def put(self, position: int, result: UserResult) -> None:
+        if self._failure is not None:
+            raise self._failure
         shard = position // self.size
         part = self._open.get(shard)
         try:
@@ -163,17 +168,35 @@ class ShardSink:
         return new_part(self.store, self._tmp(shard), self.fmt, self.gz)
 
     def _finish_ready(self) -> None:
+        """Seal every part that has all its users, on a thread: syncing a large part to
+        disk takes a while, and the job goes on meanwhile."""
+        loop = asyncio.get_running_loop()
         for shard in sorted(self._open):
             if shard < self._fed_below and self._got[shard] == self._fed[shard]:
                 part = self._open.pop(shard)
-                try:
-                    part.close()
-                    self.store.rename(self._tmp(shard), self.name(shard))
-                except OSError as exc:
-                    raise OutputError(self.store.path(self.name(shard)), reason(exc),
-                                      self.written) from None
-                self.existing.add(shard)
-                self.shards_written += 1
+                task = loop.create_task(asyncio.to_thread(self._seal, shard, part))
+                self._sealing[task] = shard
+                task.add_done_callback(self._sealed)
+
+    def _seal(self, shard: int, part: PartWriter) -> None:
+        try:
+            part.close()
+            self.store.rename(self._tmp(shard), self.name(shard))
+        except OSError as exc:
+            raise OutputError(self.store.path(self.name(shard)), reason(exc),
+                              self.written) from None
+
+    def _sealed(self, task: asyncio.Task[None]) -> None:
+        shard = self._sealing.pop(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            self.existing.add(shard)
+            self.shards_written += 1
+        elif self._failure is None:
+            self._failure = exc if isinstance(exc, OutputError) else OutputError(
+                self.store.path(self.name(shard)), repr(exc), self.written)
 
     def discard(self) -> None:
         """Drop a sink opened too late (the job had stopped while it was being opened)."""
@@ -182,10 +205,14 @@ class ShardSink:
         try:
             if complete:
                 self._finish_ready()
+            while self._sealing:  # whole parts: let them land
+                await asyncio.wait(list(self._sealing))
         finally:
             for shard, part in self._open.items():  # unfinished: redone on resume
                 discard(part, self.store, self._tmp(shard))
             self._open.clear()
+        if self._failure is not None:
+            raise self._failure
         if complete and self._count is not None:
             self._mark_success(self._count)
 
