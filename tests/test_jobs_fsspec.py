@@ -10,7 +10,6 @@ not the local disk; it is refused where other processes would have to write to i
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +19,15 @@ from adgate_async.jobs import JobSetupError, run_bulk_job_async
 from adgate_async.jobs._store import FsspecStore, LocalStore, store_for
 from adgate_async.testing import Answer, StandInServer
 
+from . import test_jobs_dask
 from .test_cli import env_for, run_cli, urls
 from .test_jobs_resume import config_for
 from .test_jobs_shards import check_parts, part_lines
 
-
-def _distributed() -> Any:
-    # Imported when a test here runs, not at collection (see test_jobs_dask.py).
-    return pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    with _distributed().LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  host="127.0.0.1", dashboard_address=None) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def client(cluster: Any) -> Iterator[Any]:
-    with _distributed().Client(cluster) as connected:
-        yield connected
+# The fixtures of test_jobs_dask.py (a real LocalCluster of 2 worker processes, and a client
+# of it), started again for this module.
+cluster = test_jobs_dask.cluster
+client = test_jobs_dask.client
 
 
 def url(path: Path) -> str:

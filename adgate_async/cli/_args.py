@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "--concurrency is per process (default 1)")
     group.add_argument("--dask", metavar="ADDRESS",
                        help="run the parts as tasks on the Dask distributed cluster at "
-                            "ADDRESS (extra 'dask'; -o: a directory every worker can reach); "
+                            "ADDRESS (extra 'dask'; -o: a directory or fsspec URL every "
+                            "worker can reach); "
                             "--rate is split between the tasks in flight, Retry-After pauses "
                             "hold across all of them")
 
@@ -289,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file of user ids, or - for standard input (the default)")
     cmd.add_argument("-o", "--output", default="-",
                      help="JSON Lines output file, .gz for gzip, or a directory of parts "
-                          "(default: standard output)")
+                          "(a path, or an fsspec URL such as file:///dir/ or s3://bucket/dir/"
+                          "; default: standard output)")
 
     cmd = commands.add_parser(
         "demo", parents=[bulk_opts], epilog=_EPILOG, formatter_class=_Formatter,

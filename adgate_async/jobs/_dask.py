@@ -5,8 +5,9 @@ place and submits each remaining part as one task, at most K at a time, where K 
 of worker threads of the cluster when the job starts. Each task runs ``asyncio.run`` in the
 worker thread that Dask gives it (never in an actor) with its own aiohttp client and session,
 writes its part under a temporary name in the output directory (a path every worker can
-reach) and renames it into place once whole. A task lost with its worker (killed, out of
-memory) is run again by Dask; a redo writes a new temporary file, so a part is never doubled.
+reach, or an fsspec URL: see ``_store``) and renames it into place once whole. A task lost
+with its worker (killed, out of memory) is run again by Dask; a redo writes a new temporary
+file, so a part is never doubled.
 
 Shared through Dask primitives, no server of our own:
 

@@ -308,7 +308,8 @@ run_bulk_job.__doc__ = """Fetch the history of every id of ``ids`` into ``output
   iterable or async iterable of ``str``. Positions count the ids from 0; a resumed job must
   get the same ids in the same order.
 - ``output``: a file (``-`` for standard output; ``.gz``: gzip), or, with ``format`` or
-  ``shard_size`` given (or a path ending with ``/``), a directory of parts.
+  ``shard_size`` given (or a path ending with ``/``), a directory of parts: a path or an
+  fsspec URL (``file://``, ``s3://``, ...; extra ``dask``).
 - ``resume``: continue the job that wrote ``output``: positions already there are skipped.
   Without it, an existing non-empty output is refused (:class:`JobSetupError`, nothing
   touched) unless ``overwrite``.
@@ -326,9 +327,10 @@ run_bulk_job.__doc__ = """Fetch the history of every id of ``ids`` into ``output
 - ``processes``: run the parts in this many worker processes (needs a directory of parts and
   a ``SessionConfig``); ``max_per_second`` and Retry-After pauses hold across all of them.
 - ``dask``: run the parts as tasks on a Dask distributed cluster: its scheduler address or a
-  ``distributed.Client`` (extra ``dask``; needs a directory of parts every worker can reach
-  and a ``SessionConfig``). ``max_per_second`` is split evenly between the tasks in flight
-  (one per worker thread); a Retry-After seen by one task pauses them all.
+  ``distributed.Client`` (extra ``dask``; needs a directory of parts every worker can reach,
+  a shared path or an fsspec URL, and a ``SessionConfig``). ``max_per_second`` is split
+  evenly between the tasks in flight (one per worker thread); a Retry-After seen by one task
+  pauses them all.
 
 Raises :class:`JobSetupError` (a ``ValueError``) before anything is fetched when the
 arguments or the output cannot work; errors of single users never raise, they are lines.
