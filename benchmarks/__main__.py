@@ -22,6 +22,7 @@ from benchmarks import (
     bulk_memory,
     decode,
     gc_cost,
+    jobs,
     nginx_throughput,
     profile_path,
     request_tricks,
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "bulk memory": bulk_memory.run,
     "profile": profile_path.run,
     "request tricks": request_tricks.run,
+    "bulk jobs": jobs.run,
 }
 PACKAGES = ("adgate-async", "aiohttp", "msgspec", "tenacity", "orjson", "pydantic", "httpx")
 

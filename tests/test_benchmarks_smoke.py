@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The runner's list (benchmarks/__main__.py, BENCHMARKS), in its order.
 LISTED = ("decode", "throughput, 200 offers", "throughput, 5 offers", "throughput, nginx",
-          "keeping results", "bulk memory", "profile", "request tricks")
+          "keeping results", "bulk memory", "profile", "request tricks", "bulk jobs")
 
 RUN_ONE = """
 import sys

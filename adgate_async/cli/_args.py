@@ -154,6 +154,20 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _retry_budget(text: str) -> float | None:
+    """``--retry-budget``: a share from 0 to 1; 0 or ``none`` turn the cap off."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise argparse.ArgumentTypeError("must be a number from 0 to 1, or none (0 or none: "
+                                         "no cap)")
+    return value or None
+
+
 def _offer_ids(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
@@ -213,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--fail-fast", type=_non_negative_int, default=50, metavar="N",
                        help="stop (exit 4) when the last N users all failed with transport "
                             "errors or 5xx after their retries (0: never; default %(default)s)")
+    group.add_argument("--retry-budget", type=_retry_budget, metavar="RATIO",
+                       default=argparse.SUPPRESS,
+                       help="retries may add at most this share (0 to 1) of the users to the "
+                            "requests of a batch (each part with --processes or --dask); 0 or "
+                            f"'none': no cap (default {_config.RETRY_BUDGET_RATIO:g})")
     group.add_argument("--strict", action="store_true",
                        help="exit 1 when any user's line is an error")
     group.add_argument("--processes", type=_positive_int("processes"), default=1,
@@ -222,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "--concurrency is per process (default 1)")
     group.add_argument("--dask", metavar="ADDRESS",
                        help="run the parts as tasks on the Dask distributed cluster at "
-                            "ADDRESS (extra 'dask'; -o: a directory every worker can reach); "
+                            "ADDRESS (extra 'dask'; -o: a directory or fsspec URL every "
+                            "worker can reach); "
                             "--rate is split between the tasks in flight, Retry-After pauses "
                             "hold across all of them")
 
@@ -276,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file of user ids, or - for standard input (the default)")
     cmd.add_argument("-o", "--output", default="-",
                      help="JSON Lines output file, .gz for gzip, or a directory of parts "
-                          "(default: standard output)")
+                          "(a path, or an fsspec URL such as file:///dir/ or s3://bucket/dir/"
+                          "; default: standard output)")
 
     cmd = commands.add_parser(
         "demo", parents=[bulk_opts], epilog=_EPILOG, formatter_class=_Formatter,

@@ -165,6 +165,8 @@ def job_options(args: argparse.Namespace) -> dict[str, Any]:
         "compress": getattr(args, "compress", None),
         "shard_size": getattr(args, "shard_size", None),
         "fail_fast": getattr(args, "fail_fast", DEFAULT_FAIL_FAST),
+        **({} if getattr(args, "retry_budget", False) is False
+           else {"retry_budget": args.retry_budget}),
         "strict": getattr(args, "strict", False),
         "concurrency": args.concurrency,
         "ordered": args.ordered,

@@ -10,7 +10,9 @@ Modules: ``_run`` (the job), ``_summary`` (its outcome and stop), ``_sinks`` (op
 the output), ``_settings`` (SessionConfig), ``_single`` (one JSON Lines
 file, and resuming it), ``_shards`` (a directory of parts), ``_parallel`` (parts in worker
 processes, with a shared rate, pause and stop), ``_parquet`` (Parquet parts),
-``_done`` (the bitmap of done positions), ``_failfast``, ``_records`` (the line shape),
+``_dask`` (parts as Dask tasks), ``_parts`` (the input cut into parts), ``_store`` (a
+directory of parts at a path or an fsspec URL), ``_done`` (the bitmap of done positions),
+``_failfast``, ``_tally`` (a run's counts and fail fast), ``_records`` (the line shape),
 ``_lines`` (the writer thread), ``_input`` (reading ids).
 """
 

@@ -5,8 +5,9 @@ place and submits each remaining part as one task, at most K at a time, where K 
 of worker threads of the cluster when the job starts. Each task runs ``asyncio.run`` in the
 worker thread that Dask gives it (never in an actor) with its own aiohttp client and session,
 writes its part under a temporary name in the output directory (a path every worker can
-reach) and renames it into place once whole. A task lost with its worker (killed, out of
-memory) is run again by Dask; a redo writes a new temporary file, so a part is never doubled.
+reach, or an fsspec URL: see ``_store``) and renames it into place once whole. A task lost
+with its worker (killed, out of memory) is run again by Dask; a redo writes a new temporary
+file, so a part is never doubled.
 
 Shared through Dask primitives, no server of our own:
 
@@ -24,15 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
-from ._input import IdSource, as_async
+from ._input import IdSource
 from ._parallel import _MAX_PAUSE, ParallelOutcome, PartResult, PartTask, run_part_async
+from ._parts import Parts
 from ._shards import ShardSink
+from ._store import LocalStore
 
 #: How long a task trusts what it read of the shared pause and stop.
 _CACHE = 0.5
@@ -157,7 +158,7 @@ async def _drive(
     await asyncio.to_thread(lambda: (pause.set(0.0), stop.set(0)))
     slots = max(1, sum((await asyncio.to_thread(client.nthreads)).values()))
     rate = max_per_second / slots if max_per_second else None
-    where = {"directory": sink.dir, "ext": sink.ext, "fmt": sink.fmt, "gz": sink.gz}
+    where = sink.where()
     outcome = ParallelOutcome()
     running: list[Any] = []
 
@@ -185,14 +186,7 @@ async def _drive(
                         "on resume")
                     await asyncio.to_thread(halt)
                     continue
-                outcome.users += part.users
-                outcome.ok += part.ok
-                outcome.errors.update(part.errors)
-                if part.stop_reason is not None and outcome.stop_reason is None:
-                    outcome.stop_reason = part.stop_reason
-                if part.complete:
-                    sink.existing.add(part.shard)
-                    sink.shards_written += 1
+                outcome.add(part, sink)
                 on_part(outcome)
             return
 
@@ -205,28 +199,13 @@ async def _drive(
         running.append(client.submit(dask_part, task, names, rate, key=f"adgate-part-{job}-"
                                      f"{shard}", pure=False, retries=_RETRIES))
 
+    parts = Parts(ids, sink, lambda: bool(stopped() or outcome.died
+                                          or outcome.stop_reason is not None))
     try:
-        position = current = -1
-        chunk: list[str] = []
-        async for user_id in as_async(ids):
-            if stopped() or outcome.died or outcome.stop_reason is not None:
-                break
-            position += 1
-            shard = position // sink.size
-            if shard != current:
-                if chunk:
-                    await submit(current, chunk)
-                current, chunk = shard, []
-            if shard in sink.existing:
-                outcome.skipped += 1
-                continue
-            chunk.append(user_id)
-        else:
-            if not stopped():
-                if chunk:
-                    await submit(current, chunk)
-                outcome.ended = True
-                sink.input_ended(position + 1)
+        async for shard, chunk in parts:
+            await submit(shard, chunk)
+        outcome.skipped = parts.skipped
+        outcome.ended = parts.ended
         while running:
             if stopped():
                 await asyncio.to_thread(halt)
@@ -242,18 +221,14 @@ async def _drive(
         if not running:  # else tasks still read them: left set (stop = 1)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(lambda: (pause.delete(), stop.delete()))
-    _clean_leftovers(sink.dir, outcome)
+    if outcome.ended and outcome.stop_reason is None:  # else a resume deletes them
+        await asyncio.to_thread(_clean_leftovers, sink.store)
     return outcome
 
 
-def _clean_leftovers(directory: str, outcome: ParallelOutcome) -> None:
+def _clean_leftovers(store: LocalStore) -> None:
     """Temporary files of tasks lost with their worker (their part was redone elsewhere)."""
-    if not outcome.ended or outcome.stop_reason is not None:
-        return  # a resume deletes them
-    for entry in _tmp_files(directory):
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(directory, entry))
-
-
-def _tmp_files(directory: str) -> Iterable[str]:
-    return [e for e in os.listdir(directory) if e.startswith(".part-") and e.endswith(".tmp")]
+    for entry in store.listdir():
+        if entry.startswith(".part-") and entry.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                store.remove(entry)

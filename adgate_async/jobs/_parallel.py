@@ -36,10 +36,12 @@ from typing import Any, Protocol
 import aiohttp
 
 from .. import AsyncSession
-from ._failfast import FailFast
-from ._input import IdSource, as_async
+from ._input import IdSource
+from ._parts import Parts
 from ._settings import SessionConfig
-from ._shards import ShardSink, fsync_dir, new_part
+from ._shards import ShardSink, discard, new_part, part_name, tmp_name
+from ._store import LocalStore
+from ._tally import Tally
 
 #: Seconds of Retry-After honoured at most (as the session does).
 _MAX_PAUSE = 60.0
@@ -101,7 +103,7 @@ class PartTask:
     shard: int
     first: int  # input position of ids[0]
     ids: list[str]
-    sink: dict[str, Any]  # directory, ext, fmt, gz
+    sink: dict[str, Any]  # store, ext, fmt, gz
     concurrency: int | None
     ordered: bool
     fail_fast: int
@@ -192,15 +194,12 @@ async def run_part_async(task: PartTask, gate: Gate, tag: int) -> PartResult:
     limit = kwargs.pop("max_connections", 100)
     kwargs.setdefault("timeout", _TIMEOUT)
     trace = _trace(gate)
-    directory, ext = task.sink["directory"], task.sink["ext"]
-    final = os.path.join(directory, f"part-{task.shard:05d}.{ext}")
-    tmp = os.path.join(directory, f".part-{task.shard:05d}.{ext}.{tag}.tmp")
-    fail = FailFast(task.fail_fast)
-    users = ok = 0
-    errors: Counter[str] = Counter()
-    stop_reason = None
+    store: LocalStore = task.sink["store"]
+    ext = task.sink["ext"]
+    tmp = tmp_name(task.shard, ext, f".{tag}")
+    tally = Tally(task.fail_fast)
     complete = False
-    part = new_part(tmp, task.sink["fmt"], task.sink["gz"])
+    part = new_part(store, tmp, task.sink["fmt"], task.sink["gz"])
     try:
         async with (
             aiohttp.ClientSession(trace_configs=[trace],
@@ -212,27 +211,18 @@ async def run_part_async(task: PartTask, gate: Gate, tag: int) -> PartResult:
         ):
             async for result in results:
                 part.write(task.first + result.index, result)
-                users += 1
-                if result.error is None:
-                    ok += 1
-                else:
-                    errors[type(result.error).__name__] += 1
-                if fail.add(result):
-                    stop_reason = fail.reason()
+                if tally.add(result):
                     gate.stop()
                     break
-        if users == len(task.ids) and gate.alive():
+        if tally.users == len(task.ids) and gate.alive():
             part.close()
-            os.replace(tmp, final)
-            fsync_dir(directory)
+            store.rename(tmp, part_name(task.shard, ext))
             complete = True
     finally:
         if not complete:
-            with contextlib.suppress(Exception):
-                part.close()
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-    return PartResult(task.shard, users, ok, dict(errors), complete, stop_reason)
+            discard(part, store, tmp)
+    return PartResult(task.shard, tally.users, tally.ok, dict(tally.errors), complete,
+                      tally.stop_reason)
 
 
 @dataclasses.dataclass
@@ -244,6 +234,17 @@ class ParallelOutcome:
     stop_reason: str | None = None
     ended: bool = False
     died: bool = False  #: a worker process died: the pool is broken
+
+    def add(self, part: PartResult, sink: ShardSink) -> None:
+        """Count a part's result; a whole part is now in place."""
+        self.users += part.users
+        self.ok += part.ok
+        self.errors.update(part.errors)
+        if part.stop_reason is not None and self.stop_reason is None:
+            self.stop_reason = part.stop_reason
+        if part.complete:
+            sink.existing.add(part.shard)
+            sink.shards_written += 1
 
 
 async def run_parallel(
@@ -257,7 +258,7 @@ async def run_parallel(
     outcome = ParallelOutcome()
     loop = asyncio.get_running_loop()
     running: set[asyncio.Future[PartResult]] = set()
-    where = {"directory": sink.dir, "ext": sink.ext, "fmt": sink.fmt, "gz": sink.gz}
+    where = sink.where()
 
     def collect(done: set[asyncio.Future[PartResult]]) -> None:
         for future in done:
@@ -267,14 +268,7 @@ async def run_parallel(
                 shared.stop.value = 1
                 outcome.died = True
                 continue
-            outcome.users += part.users
-            outcome.ok += part.ok
-            outcome.errors.update(part.errors)
-            if part.stop_reason is not None and outcome.stop_reason is None:
-                outcome.stop_reason = part.stop_reason
-            if part.complete:
-                sink.existing.add(part.shard)
-                sink.shards_written += 1
+            outcome.add(part, sink)
             on_part(outcome)
 
     with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
@@ -291,32 +285,14 @@ async def run_parallel(
                             ordered, fail_fast, history)
             running.add(loop.run_in_executor(pool, run_part, task))
 
+        parts = Parts(ids, sink, lambda: bool(stopped() or shared.stop.value or outcome.died))
         try:
-            position = -1
-            current = -1
-            chunk: list[str] = []
-            async for user_id in as_async(ids):
-                if stopped() or shared.stop.value or outcome.died:
-                    shared.stop.value = 1
-                    break
-                position += 1
-                shard = position // sink.size
-                if shard != current:
-                    if chunk:
-                        await submit(current, chunk)
-                    current, chunk = shard, []
-                if shard in sink.existing:
-                    outcome.skipped += 1
-                    continue
-                chunk.append(user_id)
-            else:
-                if stopped():  # the input was cut short by the stop (stdin on a signal)
-                    shared.stop.value = 1
-                else:
-                    if chunk:
-                        await submit(current, chunk)
-                    outcome.ended = True
-                    sink.input_ended(position + 1)
+            async for shard, chunk in parts:
+                await submit(shard, chunk)
+            outcome.skipped = parts.skipped
+            outcome.ended = parts.ended
+            if not parts.ended:
+                shared.stop.value = 1
             while running:
                 if stopped():
                     shared.stop.value = 1

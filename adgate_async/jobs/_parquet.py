@@ -15,7 +15,6 @@ column without any change here.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import msgspec
@@ -24,6 +23,7 @@ import msgspec.inspect as mi
 from .. import APIStatusError, HistoryOffer, UserResult
 from ._errors import JobSetupError
 from ._records import printable
+from ._store import LocalStore
 
 try:
     import pyarrow as pa
@@ -99,11 +99,16 @@ def row(position: int, result: UserResult) -> dict[str, Any]:
 class ParquetPart:
     """One part file, written a row group at a time."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, store: LocalStore, name: str) -> None:
         self._schema = schema()
-        self._path = path
+        self._store = store
         self._rows: list[dict[str, Any]] = []
-        self._writer = pq.ParquetWriter(path, self._schema, compression="snappy")
+        self._file = store.open_write(name)
+        try:
+            self._writer = pq.ParquetWriter(self._file, self._schema, compression="snappy")
+        except BaseException:
+            self._file.close()
+            raise
 
     def write(self, position: int, result: UserResult) -> None:
         self._rows.append(row(position, result))
@@ -117,11 +122,9 @@ class ParquetPart:
 
     def close(self) -> None:
         try:
-            self._flush()
+            try:
+                self._flush()
+            finally:
+                self._writer.close()  # the footer; the file itself is left open
         finally:
-            self._writer.close()
-        fd = os.open(self._path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self._store.finish(self._file)

@@ -8,13 +8,12 @@ import contextlib
 import functools
 import os
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from .. import AsyncSession
+from .. import AsyncSession, _config
 from ._errors import JobSetupError
-from ._failfast import DEFAULT_FAIL_FAST, FailFast
+from ._failfast import DEFAULT_FAIL_FAST
 from ._input import IdSource, as_async
 from ._lines import OutputError, reason
 from ._parallel import ParallelOutcome, run_parallel
@@ -22,15 +21,14 @@ from ._settings import SessionConfig
 from ._shards import ShardSink
 from ._single import FileSink
 from ._sinks import open_off_loop, open_sink, sharded
+from ._store import check_url_for_workers
 from ._summary import (
-    EXIT_ERRORS,
-    EXIT_FAIL_FAST,
-    EXIT_OK,
-    EXIT_OUTPUT,
     JobControl,
     JobSummary,
     ProgressCallback,
+    exit_status_of,
 )
+from ._tally import Tally
 
 
 class _Feed:
@@ -79,6 +77,7 @@ async def run_bulk_job_async(
     ordered: bool = False,
     max_per_second: float | None = None,
     fail_fast: int = DEFAULT_FAIL_FAST,
+    retry_budget: float | None = _config.RETRY_BUDGET_RATIO,
     strict: bool = False,
     lang: str | None = None,
     continue_playing: bool | None = None,
@@ -100,9 +99,8 @@ async def run_bulk_job_async(
         raise JobSetupError("give processes or dask, not both")
     if dask is not None and not isinstance(session, SessionConfig):
         raise JobSetupError("dask needs a SessionConfig (each task opens its own session)")
-    if dask is not None and "://" in os.fspath(output):
-        raise JobSetupError("dask writes -o as a directory path every worker can reach (a "
-                            "shared file system); URLs (fsspec) are not supported yet")
+    if dask is not None or processes > 1:
+        check_url_for_workers(os.fspath(output))
     if dask is not None and not sharded(os.fspath(output), format, shard_size):
         raise JobSetupError("dask needs a directory of parts (--shard-size or --format)")
     if dask is not None:
@@ -127,7 +125,7 @@ async def run_bulk_job_async(
     # is touched: an InvalidParameterError must leave an existing output as it was.
     checker = own_session if own_session is not None else session
     assert isinstance(checker, AsyncSession)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"retry_budget": retry_budget}
     if lang is not None:
         options["lang"] = lang
     if continue_playing is not None:
@@ -154,12 +152,10 @@ async def run_bulk_job_async(
             max_per_second=max_per_second, concurrency=concurrency, ordered=ordered,
             fail_fast=fail_fast, strict=strict, on_progress=on_progress,
             history={"lang": lang, "continue_playing": continue_playing,
+                     "retry_budget": retry_budget,
                      "offer_ids": None if offer_ids is None else list(offer_ids)})
     feed = _Feed(ids, sink, control)
-    ok = 0
-    errors: Counter[str] = Counter()
-    fail = FailFast(fail_fast)
-    stop_reason: str | None = None
+    tally = Tally(fail_fast)
     output_error: OutputError | None = None
     deadline = asyncio.timeout(None)
 
@@ -185,16 +181,11 @@ async def run_bulk_job_async(
             results = await stack.enter_async_context(contextlib.aclosing(live.iter_users(
                 feed, concurrency=concurrency, ordered=ordered, max_per_second=max_per_second,
                 on_progress=progress, lang=lang, continue_playing=continue_playing,
-                offer_ids=offer_ids)))
+                offer_ids=offer_ids, retry_budget=retry_budget)))
             async for result in results:
                 await sink.put(feed.origin.pop(result.index), result)
                 control.users += 1
-                if result.error is None:
-                    ok += 1
-                else:
-                    errors[type(result.error).__name__] += 1
-                if fail.add(result):
-                    stop_reason = fail.reason()
+                if tally.add(result):
                     control.stopped = True  # take no more ids; the rest is dropped
                     break
     except OutputError as exc:
@@ -223,21 +214,14 @@ async def run_bulk_job_async(
         finally:
             control._on_stop = None
 
-    if output_error is not None:
-        status = EXIT_OUTPUT
-    elif stop_reason is not None:
-        status = EXIT_FAIL_FAST
-    elif control.stopped:
-        status = control.exit_status
-    elif strict and errors:
-        status = EXIT_ERRORS
-    else:
-        status = EXIT_OK
+    status = exit_status_of(control, output_error=output_error is not None,
+                            stop_reason=tally.stop_reason, strict=strict,
+                            errors=bool(tally.errors))
     return JobSummary(
-        users=control.users, ok=ok, errors=dict(errors), resumed=feed.skipped,
+        users=control.users, ok=tally.ok, errors=dict(tally.errors), resumed=feed.skipped,
         shards=sink.shards_written, shards_skipped=sink.shards_skipped,
         seconds=time.perf_counter() - started, complete=sink.complete, exit_status=status,
-        stop_reason=stop_reason,
+        stop_reason=tally.stop_reason,
         output_error=None if output_error is None else str(output_error),
         broken_pipe=output_error is not None and output_error.broken_pipe,
         lines_written=sink.written,
@@ -283,18 +267,9 @@ async def _run_processes(
     except OutputError as exc:
         output_error = exc
         done = ParallelOutcome()
-    if output_error is not None:
-        status = EXIT_OUTPUT
-    elif done.died:
-        status = EXIT_ERRORS
-    elif done.stop_reason is not None:
-        status = EXIT_FAIL_FAST
-    elif control.stopped:
-        status = control.exit_status
-    elif strict and done.errors:
-        status = EXIT_ERRORS
-    else:
-        status = EXIT_OK
+    status = exit_status_of(control, output_error=output_error is not None,
+                            stop_reason=done.stop_reason, strict=strict,
+                            errors=bool(done.errors), died=done.died)
     return JobSummary(
         users=done.users, ok=done.ok, errors=dict(done.errors), resumed=done.skipped,
         shards=sink.shards_written, shards_skipped=sink.shards_skipped,
@@ -333,12 +308,16 @@ run_bulk_job.__doc__ = """Fetch the history of every id of ``ids`` into ``output
   iterable or async iterable of ``str``. Positions count the ids from 0; a resumed job must
   get the same ids in the same order.
 - ``output``: a file (``-`` for standard output; ``.gz``: gzip), or, with ``format`` or
-  ``shard_size`` given (or a path ending with ``/``), a directory of parts.
+  ``shard_size`` given (or a path ending with ``/``), a directory of parts: a path or an
+  fsspec URL (``file://``, ``s3://``, ...; extra ``dask``).
 - ``resume``: continue the job that wrote ``output``: positions already there are skipped.
   Without it, an existing non-empty output is refused (:class:`JobSetupError`, nothing
   touched) unless ``overwrite``.
 - ``fail_fast``: stop (exit status 4) after this many consecutive users failed with a
   transport error or a 5xx after their retries (0: never).
+- ``retry_budget``: the share of retries a batch may add to its requests (see
+  :meth:`~adgate_async.AsyncSession.iter_users`; None: no cap). With ``processes`` or
+  ``dask`` each part is a batch with its own budget.
 - ``strict``: exit status 1 when any user's line is an error (default: 0 when every user
   has a line, errors included; the errors are counted in the summary).
 - ``concurrency``, ``ordered``, ``max_per_second``, ``lang``, ``continue_playing``,
@@ -348,9 +327,10 @@ run_bulk_job.__doc__ = """Fetch the history of every id of ``ids`` into ``output
 - ``processes``: run the parts in this many worker processes (needs a directory of parts and
   a ``SessionConfig``); ``max_per_second`` and Retry-After pauses hold across all of them.
 - ``dask``: run the parts as tasks on a Dask distributed cluster: its scheduler address or a
-  ``distributed.Client`` (extra ``dask``; needs a directory of parts every worker can reach
-  and a ``SessionConfig``). ``max_per_second`` is split evenly between the tasks in flight
-  (one per worker thread); a Retry-After seen by one task pauses them all.
+  ``distributed.Client`` (extra ``dask``; needs a directory of parts every worker can reach,
+  a shared path or an fsspec URL, and a ``SessionConfig``). ``max_per_second`` is split
+  evenly between the tasks in flight (one per worker thread); a Retry-After seen by one task
+  pauses them all.
 
 Raises :class:`JobSetupError` (a ``ValueError``) before anything is fetched when the
 arguments or the output cannot work; errors of single users never raise, they are lines.

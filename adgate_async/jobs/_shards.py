@@ -10,18 +10,18 @@ parts that exist and redoes the others from their start (a leftover ``.tmp`` is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
-import io
 import json
-import os
 import re
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from .. import UserResult
 from ._errors import JobSetupError
 from ._lines import OutputError, reason
 from ._records import result_line
+from ._store import LocalStore, store_for
 
 DEFAULT_SHARD_SIZE = 100_000
 MANIFEST = "_job.json"
@@ -32,13 +32,14 @@ _OURS = re.compile(r"(\.?part-\d{5,}\.(jsonl|jsonl\.gz|parquet)(\.\d+)?(\.tmp)?"
 
 class PartWriter(Protocol):
     def write(self, position: int, result: UserResult) -> None: ...
-    def close(self) -> None: ...  # flushed and synced to disk
+    def close(self) -> None: ...  # flushed, made durable and closed
 
 
 class _JsonlPart:
-    def __init__(self, path: str, gz: bool) -> None:
-        self._raw = open(path, "wb")  # noqa: SIM115 (closed in close())
-        self._out: io.BufferedWriter | gzip.GzipFile = self._raw
+    def __init__(self, store: LocalStore, name: str, gz: bool) -> None:
+        self._store = store
+        self._raw = store.open_write(name)
+        self._out: IO[bytes] | gzip.GzipFile = self._raw
         if gz:
             self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
 
@@ -46,27 +47,29 @@ class _JsonlPart:
         self._out.write(result_line(result, position))
 
     def close(self) -> None:
-        if self._out is not self._raw:
-            self._out.close()
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
-        self._raw.close()
+        try:
+            if self._out is not self._raw:
+                self._out.close()
+        finally:
+            self._store.finish(self._raw)
 
 
-def new_part(path: str, fmt: str, gz: bool) -> PartWriter:
+def new_part(store: LocalStore, name: str, fmt: str, gz: bool) -> PartWriter:
+    """A part written to ``name`` in ``store``."""
     if fmt == "parquet":
         from ._parquet import ParquetPart
 
-        return ParquetPart(path)
-    return _JsonlPart(path, gz)
+        return ParquetPart(store, name)
+    return _JsonlPart(store, name, gz)
 
 
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def part_name(shard: int, ext: str) -> str:
+    return f"part-{shard:05d}.{ext}"
+
+
+def tmp_name(shard: int, ext: str, tag: str = "") -> str:
+    """The temporary name of a part (``tag``: one per writer, where several may write it)."""
+    return f".part-{shard:05d}.{ext}{tag}.tmp"
 
 
 class ShardSink:
@@ -75,6 +78,7 @@ class ShardSink:
     def __init__(self, directory: str, *, resume: bool, overwrite: bool, fmt: str,
                  compress: str | None, shard_size: int) -> None:
         self.dir = directory
+        self.store = store_for(directory)
         self.fmt = fmt
         self.gz = compress == "gzip"
         self.size = shard_size
@@ -84,6 +88,8 @@ class ShardSink:
         self.shards_written = 0
         self.complete = False
         self._open: dict[int, PartWriter] = {}
+        self._sealing: dict[asyncio.Task[None], int] = {}  # parts being closed and renamed
+        self._failure: OutputError | None = None
         self._fed: dict[int, int] = {}
         self._got: dict[int, int] = {}
         self._fed_below = 0  # every shard below this one has had all its ids handed out
@@ -96,18 +102,17 @@ class ShardSink:
 
     # ----------------------------------------------------------------- set-up
     def name(self, shard: int) -> str:
-        return os.path.join(self.dir, f"part-{shard:05d}.{self.ext}")
+        return part_name(shard, self.ext)
 
     def _tmp(self, shard: int) -> str:
-        return os.path.join(self.dir, f".part-{shard:05d}.{self.ext}.tmp")
+        return tmp_name(shard, self.ext)
 
     def _prepare(self, resume: bool, overwrite: bool) -> None:
-        os.makedirs(self.dir, exist_ok=True)
-        entries = os.listdir(self.dir)
-        manifest = os.path.join(self.dir, MANIFEST)
+        store = self.store
+        store.makedirs()
+        entries = store.listdir()
         if resume and MANIFEST in entries:
-            with open(manifest, encoding="utf-8") as fh:
-                found = json.load(fh)
+            found = json.loads(store.read_text(MANIFEST))
             if found != self.layout:
                 raise JobSetupError(f"cannot resume {self.dir}: it was written with "
                                     f"{found}, not {self.layout}")
@@ -119,13 +124,15 @@ class ShardSink:
             raise JobSetupError(f"cannot resume {self.dir}: its {MANIFEST} is missing")
         for entry in entries:  # leftovers of a killed run, or everything on overwrite
             if _OURS.fullmatch(entry) and ((overwrite and not resume) or entry.endswith(".tmp")):
-                os.remove(os.path.join(self.dir, entry))
+                store.remove(entry)
         pattern = re.compile(rf"part-(\d{{5,}})\.{re.escape(self.ext)}")
-        self.existing = {int(m[1]) for e in os.listdir(self.dir)
-                         if (m := pattern.fullmatch(e))}
-        if not os.path.exists(manifest):
-            with open(manifest, "w", encoding="utf-8") as fh:
-                json.dump(self.layout, fh)
+        self.existing = {int(m[1]) for e in store.listdir() if (m := pattern.fullmatch(e))}
+        if not store.exists(MANIFEST):
+            store.write_text(MANIFEST, json.dumps(self.layout))
+
+    def where(self) -> dict[str, Any]:
+        """What a worker needs to write a part here (picklable)."""
+        return {"store": self.store, "ext": self.ext, "fmt": self.fmt, "gz": self.gz}
 
     # -------------------------------------------------------------- the run
     def is_done(self, position: int) -> bool:
@@ -142,6 +149,8 @@ class ShardSink:
         self._fed_below = count // self.size + 1
 
     async def put(self, position: int, result: UserResult) -> None:
+        if self._failure is not None:
+            raise self._failure
         shard = position // self.size
         part = self._open.get(shard)
         try:
@@ -149,26 +158,45 @@ class ShardSink:
                 part = self._open[shard] = self._new_part(shard)
             part.write(position, result)
         except OSError as exc:
-            raise OutputError(self._tmp(shard), reason(exc), self.written) from None
+            raise OutputError(self.store.path(self._tmp(shard)), reason(exc),
+                              self.written) from None
         self.written += 1
         self._got[shard] = self._got.get(shard, 0) + 1
         self._finish_ready()  # this part, or an earlier one the input has since moved past
 
     def _new_part(self, shard: int) -> PartWriter:
-        return new_part(self._tmp(shard), self.fmt, self.gz)
+        return new_part(self.store, self._tmp(shard), self.fmt, self.gz)
 
     def _finish_ready(self) -> None:
+        """Seal every part that has all its users, on a thread: syncing a large part to
+        disk takes a while, and the job goes on meanwhile."""
+        loop = asyncio.get_running_loop()
         for shard in sorted(self._open):
             if shard < self._fed_below and self._got[shard] == self._fed[shard]:
                 part = self._open.pop(shard)
-                try:
-                    part.close()
-                    os.replace(self._tmp(shard), self.name(shard))
-                    fsync_dir(self.dir)
-                except OSError as exc:
-                    raise OutputError(self.name(shard), reason(exc), self.written) from None
-                self.existing.add(shard)
-                self.shards_written += 1
+                task = loop.create_task(asyncio.to_thread(self._seal, shard, part))
+                self._sealing[task] = shard
+                task.add_done_callback(self._sealed)
+
+    def _seal(self, shard: int, part: PartWriter) -> None:
+        try:
+            part.close()
+            self.store.rename(self._tmp(shard), self.name(shard))
+        except OSError as exc:
+            raise OutputError(self.store.path(self.name(shard)), reason(exc),
+                              self.written) from None
+
+    def _sealed(self, task: asyncio.Task[None]) -> None:
+        shard = self._sealing.pop(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            self.existing.add(shard)
+            self.shards_written += 1
+        elif self._failure is None:
+            self._failure = exc if isinstance(exc, OutputError) else OutputError(
+                self.store.path(self.name(shard)), repr(exc), self.written)
 
     def discard(self) -> None:
         """Drop a sink opened too late (the job had stopped while it was being opened)."""
@@ -177,10 +205,14 @@ class ShardSink:
         try:
             if complete:
                 self._finish_ready()
+            while self._sealing:  # whole parts: let them land
+                await asyncio.wait(list(self._sealing))
         finally:
             for shard, part in self._open.items():  # unfinished: redone on resume
-                _discard(part, self._tmp(shard))
+                discard(part, self.store, self._tmp(shard))
             self._open.clear()
+        if self._failure is not None:
+            raise self._failure
         if complete and self._count is not None:
             self._mark_success(self._count)
 
@@ -189,20 +221,16 @@ class ShardSink:
         if not all(k in self.existing for k in range(shards)):
             return
         summary: dict[str, Any] = {"users": count, "parts": shards, **self.layout}
-        path = os.path.join(self.dir, SUCCESS)
         try:
-            with open(path, "w", encoding="utf-8") as fh:
-                json.dump(summary, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            fsync_dir(self.dir)
+            self.store.write_text(SUCCESS, json.dumps(summary))
         except OSError as exc:
-            raise OutputError(path, reason(exc), self.written) from None
+            raise OutputError(self.store.path(SUCCESS), reason(exc), self.written) from None
         self.complete = True
 
 
-def _discard(part: PartWriter, tmp: str) -> None:
+def discard(part: PartWriter, store: LocalStore, tmp: str) -> None:
+    """Drop an unfinished part: closed, and its temporary file deleted."""
     with contextlib.suppress(Exception):  # a half part is deleted whatever went wrong
         part.close()
     with contextlib.suppress(OSError):
-        os.remove(tmp)
+        store.remove(tmp)

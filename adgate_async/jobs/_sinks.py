@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ._errors import JobSetupError
 from ._shards import DEFAULT_SHARD_SIZE, ShardSink
 from ._single import FileSink
+from ._store import is_url
 from ._summary import JobControl
 
 
@@ -33,6 +34,10 @@ def open_sink(output: str, *, resume: bool, overwrite: bool, format: str | None,
     if resume and overwrite:
         raise JobSetupError("resume and overwrite exclude each other")
     if not sharded(output, format, shard_size):
+        if is_url(output):
+            raise JobSetupError(f"an output URL ({output}) must name a directory of parts "
+                                "(give --shard-size or --format, or end it with /): one "
+                                "file is written to a local path only")
         return FileSink(output, resume=resume, overwrite=overwrite, compress=compress,
                         loop=loop)
     if output == "-":

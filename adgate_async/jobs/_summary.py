@@ -74,3 +74,18 @@ class JobSummary:
         if self.shards or self.shards_skipped:
             text += f"  parts {self.shards} written, {self.shards_skipped} already there"
         return text
+
+
+def exit_status_of(control: JobControl, *, output_error: bool, stop_reason: str | None,
+                   strict: bool, errors: bool, died: bool = False) -> int:
+    """A job's exit status, the first that applies: the output failed, a worker or part was
+    lost, fail fast, an outside stop, strict with an error line, else success."""
+    if output_error:
+        return EXIT_OUTPUT
+    if died:
+        return EXIT_ERRORS
+    if stop_reason is not None:
+        return EXIT_FAIL_FAST
+    if control.stopped:
+        return control.exit_status
+    return EXIT_ERRORS if strict and errors else EXIT_OK
