@@ -13,12 +13,14 @@ __all__ = ["Pool"]
 class Pool:
     """One aiohttp session for one event loop."""
 
-    __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_timeout", "closed",
-                 "request_headers")
+    __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_timeout",
+                 "_trace_configs", "closed", "request_headers")
 
     def __init__(self, client: aiohttp.ClientSession | None, *, limit: int,
-                 timeout: aiohttp.ClientTimeout, headers: dict[str, str]) -> None:
+                 timeout: aiohttp.ClientTimeout, headers: dict[str, str],
+                 trace_configs: list[aiohttp.TraceConfig] | None = None) -> None:
         self._client = client
+        self._trace_configs = trace_configs  # for our own aiohttp session only
         self._owned = client is None
         self._limit = limit
         self._timeout = timeout
@@ -69,6 +71,7 @@ class Pool:
                 connector=aiohttp.TCPConnector(limit=self._limit),
                 timeout=self._timeout,
                 headers=self._headers,
+                trace_configs=self._trace_configs,
             )
         elif not self._owned:
             self._check_caller_client()

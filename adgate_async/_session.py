@@ -9,7 +9,7 @@ hands a fetch function; nothing below the session knows it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Final, TypeVar, Unpack
 
@@ -23,6 +23,7 @@ from ._endpoints import personalized as _personalized
 from ._endpoints.history import HistoryOptions
 from ._endpoints.personalized import PersonalizedOptions
 from ._errors import DecodeError, InvalidParameterError
+from ._hooks import AttemptHook, AttemptReporter, check_on_attempt
 from ._pool import Pool
 from ._redact import Redactor
 from ._response import RawResponse, RawResponseCalls, decode_body
@@ -70,6 +71,8 @@ class AsyncSession:
     and every other 4xx are never retried. ``timeout`` (seconds, or None for none) bounds
     each attempt, including any wait for a free pooled connection. A body larger than
     ``max_response_bytes`` (default 64 MiB) is not read: ``ResponseTooLargeError``.
+    ``trace_configs`` (aiohttp ``TraceConfig``s, for our own pool) and any tracing never see
+    the key; ``on_attempt(info)`` is told of each attempt's end (see :class:`AttemptInfo`).
     """
 
     def __init__(
@@ -88,6 +91,8 @@ class AsyncSession:
         max_connections: int = _config.MAX_CONNECTIONS,
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        on_attempt: AttemptHook | None = None,
     ) -> None:
         self._aff_id = _params.check_id_int("aff_id", aff_id)
         api_key = _params.check_nonempty_str("api_key", api_key, secret=True)
@@ -120,17 +125,20 @@ class AsyncSession:
                                                         max_response_bytes)
         # Each endpoint's fixed URL parts (and the key's redacted twin), built once.
         self._history = _history.HistoryURLs(adgate, aff_id=self._aff_id, api_key=api_key,
-                                             wall_code=self._wall_code)
+                                             wall_code=self._wall_code, client=session)
         self._personalized = _personalized.PersonalizedURLs(self._revu_base_url)
 
         self._pool = Pool(session, limit=max_connections, timeout=client_timeout,
-                          headers=_HEADERS)
+                          headers=_HEADERS,
+                          trace_configs=_params.check_trace_configs(trace_configs, session))
+        hook = check_on_attempt(on_attempt)
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
         self._transport = Transport(
             timeout=client_timeout, timeout_seconds=seconds,
             max_response_bytes=max_response_bytes, redactor=redactor, stats=self.stats,
             headers=self._pool.request_headers,
+            on_attempt=None if hook is None else AttemptReporter(hook, redactor),
         )
 
     # ------------------------------------------------------------------ lifecycle
