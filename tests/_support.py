@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import msgspec
 import pytest
@@ -88,6 +88,29 @@ FORMS = {API_KEY, quote(API_KEY, safe=""), quote_plus(API_KEY), quote(API_KEY)}
 def assert_clean(text: str) -> None:
     for form in FORMS:
         assert form not in text, f"API key leaked: {text!r}"
+
+
+def _json_unescape(text: str) -> str:
+    """Undo JSON string escapes, however many levels of backslashes they sit behind."""
+    text = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # join pairs
+    return re.sub(r"\\+([/\"])", r"\1", text)
+
+
+def key_leaks(value: str | bytes, key: str = API_KEY) -> bool:
+    """Whether ``value`` holds ``key`` in any spelling: any letter case, percent-encoded
+    (either hex case, ``+`` for a space), JSON-escaped, or a mix (the spellings of
+    tests/test_redact.py)."""
+    texts = ([value.decode("utf-8", "replace"), value.decode("latin-1")]
+             if isinstance(value, bytes) else [value])
+    wanted = {key.casefold(), key.lower(), key.upper().casefold()}
+    for text in texts:
+        views = [text, unquote(text), unquote_plus(text), _json_unescape(text)]
+        views += [unquote_plus(_json_unescape(text)), _json_unescape(unquote_plus(text)),
+                  unquote(_json_unescape(text)), _json_unescape(_json_unescape(text))]
+        if any(w in v.casefold() for v in views for w in wanted):
+            return True
+    return False
 
 
 def chain(exc: BaseException) -> Iterator[BaseException]:
