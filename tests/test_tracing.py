@@ -219,10 +219,12 @@ async def test_a_callers_instrumented_session_and_its_middleware_never_see_the_k
         seen.append(req.url)
         return await handler(req)
 
-    async with aiohttp.ClientSession(middlewares=(theirs,)) as client:
-        async with make_session(**adgate_server.session_urls(), session=client) as s:
-            await s.get_history("u1")
-            await s.get_personalized("u1", numoffers=1)
+    async with (
+        aiohttp.ClientSession(middlewares=(theirs,)) as client,
+        make_session(**adgate_server.session_urls(), session=client) as s,
+    ):
+        await s.get_history("u1")
+        await s.get_personalized("u1", numoffers=1)
     spans = otel.finished()
     assert "api_key=***" in span_url(spans[0])
     assert "/personalized?" in span_url(spans[1])
