@@ -198,7 +198,8 @@ def test_on_attempt_is_checked() -> None:
 def load_example() -> ModuleType:
     path = ROOT / "examples" / "metrics_prometheus.py"
     spec = importlib.util.spec_from_file_location("metrics_prometheus_example", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     try:
@@ -238,6 +239,7 @@ async def test_the_prometheus_example_fills_its_histogram(adgate_server: StandIn
     assert count("personalized", "200") == 1
     total = example.REGISTRY.get_sample_value(
         "adgate_attempt_seconds_sum", {"endpoint": "history", "outcome": "200"})
-    assert total is not None and total > 0
+    assert total is not None
+    assert total > 0
     samples = [s for metric in example.REGISTRY.collect() for s in metric.samples]
     assert not any(key_leaks(repr(s)) for s in samples)
