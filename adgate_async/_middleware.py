@@ -38,24 +38,36 @@ __all__ = ["KeyMiddleware", "request_middlewares"]
 
 class KeyMiddleware:
     """Adds the key to requests whose URL starts with ``public`` (the redacted fixed part of
-    a URL): that part becomes ``keyed`` on the wire, and nowhere else."""
+    a URL, ending inside its query): that part becomes ``keyed`` on the wire, and nowhere
+    else. A URL that does not start so (another host, path or query) is sent as it is."""
 
-    __slots__ = ("_keyed", "_public", "_size")
+    __slots__ = ("_authority", "_keyed_query", "_path", "_public_query", "_scheme", "_size")
 
     def __init__(self, public: str, keyed: str) -> None:
-        self._public = public
-        self._keyed = keyed
-        self._size = len(public)
+        url = URL(public, encoded=True)
+        self._scheme, self._authority, self._path = url.scheme, url.raw_authority, url.raw_path
+        self._public_query = url.raw_query_string
+        self._size = len(self._public_query)
+        self._keyed_query = URL(keyed, encoded=True).raw_query_string
 
-    def __repr__(self) -> str:  # never the keyed prefix
-        return f"KeyMiddleware({self._public!r})"
+    def __repr__(self) -> str:  # never the keyed query
+        return f"KeyMiddleware({self._scheme}://{self._authority}{self._path}?{self._public_query})"
+
+    def keyed_url(self, url: URL) -> URL | None:
+        """``url`` with the key in, as it goes on the wire (None: not a URL of ours)."""
+        query = url.raw_query_string
+        if not (query.startswith(self._public_query) and url.raw_path == self._path
+                and url.raw_authority == self._authority and url.scheme == self._scheme):
+            return None
+        # Built from parts, no parsing.
+        return URL.build(scheme=self._scheme, authority=self._authority, path=self._path,
+                         query_string=self._keyed_query + query[self._size:], encoded=True)
 
     async def __call__(self, req: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         url = req.url
-        text = str(url)
-        if not text.startswith(self._public):  # not a URL of ours: sent as it is
+        keyed = self.keyed_url(url)
+        if keyed is None:
             return await handler(req)
-        keyed = URL(self._keyed + text[self._size:], encoded=True)
         plain_send = type(req).send
 
         async def send(conn: Connection) -> ClientResponse:

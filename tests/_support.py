@@ -23,6 +23,7 @@ from yarl import URL
 import adgate_async
 from adgate_async import AsyncSession, InvalidParameterError
 from adgate_async._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
+from adgate_async._middleware import KeyMiddleware
 from adgate_async._response import decode_body
 from adgate_async.testing import Answer
 
@@ -231,10 +232,21 @@ ANY = re.compile(r".*")
 
 
 def only_url(mocked: aioresponses) -> URL:
-    """The URL of the one request aioresponses saw (it must be a GET)."""
+    """The URL of the one request aioresponses saw (it must be a GET), as it would go on the
+    wire: aioresponses answers before aiohttp runs the request's client middlewares, so the
+    key (which the session's KeyMiddleware adds there, see adgate_async/_middleware.py) is
+    put in here the same way."""
     (key,) = mocked.requests.keys()
     method, url = key
     assert method == "GET"
+    (call,) = mocked.requests[key]
+    for middleware in call.kwargs.get("middlewares") or ():
+        if isinstance(middleware, KeyMiddleware):
+            # aioresponses keeps the URL normalised (query re-encoded and sorted): the key
+            # goes in by name.
+            key_query = URL("/?" + middleware._keyed_query, encoded=True).query
+            url = url.update_query(api_key=key_query["api_key"])
+    assert isinstance(url, URL)
     return url
 
 
