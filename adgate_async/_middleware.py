@@ -90,7 +90,10 @@ class KeyMiddleware:
             return resp
 
         req.send = send  # type: ignore[method-assign]
-        return await handler(req)
+        try:
+            return await handler(req)
+        finally:
+            del req.send  # no cycle (req -> send -> req) left for the garbage collector
 
 
 def request_middlewares(client: aiohttp.ClientSession | None,

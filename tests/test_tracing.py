@@ -13,6 +13,7 @@ in what it gets (URLs, responses, request infos, exceptions); the key still reac
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -428,3 +429,21 @@ async def test_trace_configs_are_refused_with_a_callers_session() -> None:
                       trace_configs=[aiohttp.TraceConfig()])
     assert "session=" in str(exc)
     assert isinstance(exc, InvalidParameterError)
+
+
+async def test_the_key_middleware_leaves_no_reference_cycle(adgate_server: StandInServer) -> None:
+    # A history request, middleware and all, is freed by reference counting, as a RevU
+    # request is: nothing is left for the cyclic garbage collector (whose passes cost time
+    # on the hot path).
+    async with make_session(**adgate_server.session_urls()) as s:
+        for _ in range(5):  # warm up (pooled connections, caches)
+            await s.get_history("u")
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(50):
+                await s.get_history("u")
+            left = gc.collect()
+        finally:
+            gc.enable()
+    assert left == 0
