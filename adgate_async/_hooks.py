@@ -35,7 +35,8 @@ class AttemptInfo(msgspec.Struct, frozen=True, gc=False):
     attempt: int
     #: Seconds from sending the request to the whole body read, or to the failure.
     seconds: float
-    #: The HTTP status when an answer came (any status, 2xx included); None when none did.
+    #: The HTTP status of a whole answer (any status, 2xx included); None when the attempt
+    #: failed before one (a timeout, a transport fault, a body over the size cap).
     status: int | None
     #: The class name of the error the attempt ended with (``"ServerError"``,
     #: ``"UserBannedError"``, ``"APITimeoutError"``, ``"TransportError"``, ...); None for a
