@@ -18,6 +18,8 @@ line. Where the URL goes inside aiohttp 3.14 (read in ``client.py`` / ``client_r
   runs with the keyed URL and no traces, then the response gets the redacted
   ``request_info`` and the traces back, and the headers-sent hooks are told with the
   redacted URL. The response's ``url`` comes from ``req.original_url``, never changed.
+  The wrapper that does this shadows ``req.send`` for that one request and is removed
+  afterwards (no reference cycle is left for the garbage collector).
 
 A check after each send fails closed (a RuntimeError, the answer left unread) should a
 future aiohttp build its response otherwise.
