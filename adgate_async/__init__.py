@@ -24,6 +24,7 @@ from ._errors import (
     TransportError,
     UserBannedError,
 )
+from ._hooks import AttemptHook, AttemptInfo
 from ._response import RawResponse, RawResponseCalls
 from ._results import PersonalizedResult, UserResult, UserResultIterator
 from ._session import AsyncSession
@@ -52,6 +53,8 @@ __all__ = [
     "AdGateError",
     "AppMetadata",
     "AsyncSession",
+    "AttemptHook",
+    "AttemptInfo",
     "BadRequestError",
     "BannedError",
     "BatchIterator",

@@ -6,14 +6,15 @@ sessions sharing all of that but their timeout and retry settings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Self
 
 import aiohttp
 
-from . import _config
+from . import _config, _params
 from ._endpoints import history as _history
 from ._endpoints import personalized as _personalized
+from ._hooks import AttemptHook, AttemptReporter, check_on_attempt
 from ._pool import Pool
 from ._settings import NOT_GIVEN, NotGiven, Settings, history_urls, resolve
 from ._stats import SessionStats
@@ -36,6 +37,8 @@ class SessionBase:
         max_response_bytes: int = _config.MAX_RESPONSE_BYTES,
         headers: Mapping[str, str] | None = None, trust_env: bool = False,
         proxy: str | None = None, strict: bool = False,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        on_attempt: AttemptHook | None = None,
     ) -> None:
         settings = resolve(
             aff_id=aff_id, api_key=api_key, wall_code=wall_code, wall_id=wall_id,
@@ -46,6 +49,10 @@ class SessionBase:
             max_response_bytes=max_response_bytes, headers=headers, trust_env=trust_env,
             proxy=proxy, strict=strict,
         )
+        checked_traces = _params.check_trace_configs(trace_configs, session)
+        hook = check_on_attempt(on_attempt)
+        # One reporter for the session and its views (it remembers what it has logged).
+        self._on_attempt = None if hook is None else AttemptReporter(hook, settings.redactor)
         self._view = False
         self._wall_id = settings.wall_id
         self._redactor = settings.redactor
@@ -54,11 +61,12 @@ class SessionBase:
         self._personalized_decoder = (_personalized.STRICT_DECODER if settings.strict
                                       else _personalized.DECODER)
         # Each endpoint's fixed URL parts (and the key's redacted twin), built once.
-        self._history = history_urls(settings)
+        self._history = history_urls(settings, session)
         self._personalized = _personalized.PersonalizedURLs(settings.revu_base_url)
         self._pool = Pool(session, limit=settings.max_connections, timeout=settings.timeout,
                           headers=settings.headers, always=settings.given_headers,
-                          trust_env=settings.trust_env, proxy=settings.proxy)
+                          trust_env=settings.trust_env, proxy=settings.proxy,
+                          trace_configs=checked_traces)
         #: Counters of what this session has done (see :class:`SessionStats`).
         self.stats = SessionStats()
         self._configure(settings)
@@ -70,7 +78,7 @@ class SessionBase:
         self._transport = Transport(
             timeout=settings.timeout, timeout_seconds=settings.timeout_seconds,
             max_response_bytes=settings.max_response_bytes, redactor=self._redactor,
-            stats=self.stats, headers=self._pool.request_headers,
+            stats=self.stats, headers=self._pool.request_headers, on_attempt=self._on_attempt,
         )
 
     def with_options(

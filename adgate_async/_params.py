@@ -13,9 +13,10 @@ from __future__ import annotations
 import ipaddress
 import math
 import numbers
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+import aiohttp
 from yarl import URL
 
 from . import _config
@@ -324,3 +325,22 @@ def check_rate(max_per_second: object) -> float | None:
             rate,
         )
     return rate
+
+
+def check_trace_configs(value: object, session: object) -> list[aiohttp.TraceConfig] | None:
+    """``trace_configs`` checked: None, or a sequence of ``aiohttp.TraceConfig`` for
+    the session's own pool (refused with a caller's ``session=``: those go on that one)."""
+    if value is None:
+        return None
+    if session is not None:
+        raise InvalidParameterError(
+            "trace_configs", "cannot be given with session= (set them on that "
+            "aiohttp.ClientSession: trace_configs=[...])", value, show=False,
+        )
+    rule = "must be a sequence (a list, a tuple) of aiohttp.TraceConfig, or None"
+    if not isinstance(value, Sequence):
+        raise InvalidParameterError("trace_configs", rule, value)
+    for i, item in enumerate(value):
+        if not isinstance(item, aiohttp.TraceConfig):
+            raise InvalidParameterError("trace_configs", f"{rule}; bad item at index {i}", item)
+    return list(value)

@@ -14,13 +14,15 @@ class Pool:
     """One aiohttp session for one event loop."""
 
     __slots__ = ("_client", "_headers", "_limit", "_loop", "_owned", "_proxy", "_timeout",
-                 "_trust_env", "closed", "request_headers")
+                 "_trace_configs", "_trust_env", "closed", "request_headers")
 
     def __init__(self, client: aiohttp.ClientSession | None, *, limit: int,
                  timeout: aiohttp.ClientTimeout, headers: dict[str, str],
                  always: frozenset[str] = frozenset(), trust_env: bool = False,
-                 proxy: str | None = None) -> None:
+                 proxy: str | None = None,
+                 trace_configs: list[aiohttp.TraceConfig] | None = None) -> None:
         self._client = client
+        self._trace_configs = trace_configs  # for our own aiohttp session only
         self._owned = client is None
         self._limit = limit
         self._timeout = timeout
@@ -78,6 +80,7 @@ class Pool:
                 headers=self._headers,
                 trust_env=self._trust_env,
                 proxy=self._proxy,
+                trace_configs=self._trace_configs,
             )
         elif not self._owned:
             self._check_caller_client()

@@ -66,7 +66,9 @@ class AsyncSession(SessionBase):
     at most ``retry_backoff_max``; ``Retry-After`` wins, up to 60 s). ``timeout`` (seconds,
     None: none) bounds each attempt; a body over ``max_response_bytes`` is not read.
     :meth:`with_options` gives a view with other timeout and retry settings. Answers decode
-    leniently (``"points": "150"`` is 150); ``strict=True`` refuses that.
+    leniently (``"points": "150"`` is 150); ``strict=True`` refuses that. ``trace_configs``
+    (aiohttp ``TraceConfig``s, for our own pool) and any tracing never see the key;
+    ``on_attempt(info)`` is told of each attempt's end (see :class:`AttemptInfo`).
     """
 
     # ----------------------------------------------------------------- public calls

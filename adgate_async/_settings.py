@@ -133,13 +133,15 @@ class NoHistory:
         raise AssertionError("unreachable: the credentials are missing")
 
 
-def history_urls(settings: Settings) -> HistoryURLs | NoHistory:
+def history_urls(settings: Settings,
+                 client: aiohttp.ClientSession | None = None) -> HistoryURLs | NoHistory:
     """The fixed parts of a session's history URLs, built once (with and without the key);
-    without all AdGate credentials, a stand-in that refuses every call."""
+    without all AdGate credentials, a stand-in that refuses every call. ``client``: the
+    caller's aiohttp session, if any (its own middlewares run before the key's)."""
     if settings.aff_id is None or settings.api_key is None or settings.wall_code is None:
         return NoHistory(settings)
     return HistoryURLs(settings.adgate_base_url, aff_id=settings.aff_id,
-                       api_key=settings.api_key, wall_code=settings.wall_code)
+                       api_key=settings.api_key, wall_code=settings.wall_code, client=client)
 
 
 def _timeout(value: object) -> tuple[aiohttp.ClientTimeout, float | None]:

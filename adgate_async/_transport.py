@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Final
 
 import aiohttp
+from aiohttp.client_middlewares import ClientMiddlewareType
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -25,6 +27,7 @@ from ._errors import (
     TransportError,
     UserBannedError,
 )
+from ._hooks import AttemptReporter
 from ._redact import Redactor, scrub_text
 from ._stats import SessionStats
 from ._status import error_for_status
@@ -48,16 +51,21 @@ _EXTRA_BYTES_SIGNS: Final = ("Bad status line", "Data after `Connection: close`"
 
 
 class Request:
-    """What to send: the URL (carrying the key where the endpoint needs it) and its
-    redacted twin, the only form that errors, logs and raw responses ever show."""
+    """What to send: the URL, its redacted twin (the only form that errors, logs and raw
+    responses ever show), the endpoint's name, and the client middlewares to send it
+    with (for Get History, the one that adds the key on the wire: see :mod:`._middleware`;
+    None: the pool's own)."""
 
-    __slots__ = ("redacted", "url")
+    __slots__ = ("endpoint", "middlewares", "redacted", "url")
 
     method: Final = GET
 
-    def __init__(self, url: str, redacted: str) -> None:
+    def __init__(self, url: str, redacted: str, *, endpoint: str,
+                 middlewares: Sequence[ClientMiddlewareType] | None = None) -> None:
         self.url = url
         self.redacted = redacted
+        self.endpoint = endpoint
+        self.middlewares = middlewares
 
 
 class Answer:
@@ -80,7 +88,8 @@ class Transport:
     """Makes attempts through an aiohttp session, with the session's timeout, size cap and
     headers, counting attempts and bans in its stats."""
 
-    __slots__ = ("_headers", "_max_bytes", "_redactor", "_stats", "_timeout", "_timeout_seconds")
+    __slots__ = ("_headers", "_max_bytes", "_on_attempt", "_redactor", "_stats", "_timeout",
+                 "_timeout_seconds")
 
     def __init__(
         self,
@@ -91,6 +100,7 @@ class Transport:
         headers: dict[str, str] | None,
         redactor: Redactor,
         stats: SessionStats,
+        on_attempt: AttemptReporter | None = None,
     ) -> None:
         self._timeout = timeout
         self._timeout_seconds = timeout_seconds
@@ -98,6 +108,7 @@ class Transport:
         self._headers = headers  # None: the pool sends them already (it is ours)
         self._redactor = redactor
         self._stats = stats
+        self._on_attempt = on_attempt  # None: no hook, no cost
 
     async def attempt(self, client: aiohttp.ClientSession, request: Request,
                       number: int) -> Answer:
@@ -113,6 +124,7 @@ class Transport:
                 timeout=self._timeout,
                 raise_for_status=False,
                 headers=self._headers,
+                middlewares=request.middlewares,
             ) as resp:
                 status = resp.status
                 headers = resp.headers
@@ -145,11 +157,15 @@ class Transport:
             if _log.isEnabledFor(_DEBUG):
                 _log.debug("GET %s -> %s in %.1f ms (attempt %d)",
                            redacted, type(error).__name__, elapsed * 1e3, number)
+            if self._on_attempt is not None:
+                self._on_attempt(request.endpoint, number, elapsed, None, error)
             raise error
         if _log.isEnabledFor(_DEBUG):
             _log.debug("GET %s -> %d in %.1f ms (attempt %d)",
                        redacted, status, elapsed * 1e3, number)
         if 200 <= status < 300:
+            if self._on_attempt is not None:
+                self._on_attempt(request.endpoint, number, elapsed, status, None)
             return Answer(request, number, status, headers, body, elapsed)
         status_error = error_for_status(
             status=status, reason=reason, body=body, headers=headers, method=GET,
@@ -157,6 +173,8 @@ class Transport:
         )
         if isinstance(status_error, UserBannedError | IPBannedError):
             self._stats.bans += 1
+        if self._on_attempt is not None:
+            self._on_attempt(request.endpoint, number, elapsed, status, status_error)
         raise status_error
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, request: Request,

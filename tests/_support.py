@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import msgspec
 import pytest
@@ -23,6 +23,7 @@ from yarl import URL
 import adgate_async
 from adgate_async import AsyncSession, InvalidParameterError
 from adgate_async._config import MAX_ERROR_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS
+from adgate_async._middleware import KeyMiddleware
 from adgate_async._response import decode_body
 from adgate_async.testing import Answer
 
@@ -88,6 +89,29 @@ FORMS = {API_KEY, quote(API_KEY, safe=""), quote_plus(API_KEY), quote(API_KEY)}
 def assert_clean(text: str) -> None:
     for form in FORMS:
         assert form not in text, f"API key leaked: {text!r}"
+
+
+def _json_unescape(text: str) -> str:
+    """Undo JSON string escapes, however many levels of backslashes they sit behind."""
+    text = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # join pairs
+    return re.sub(r"\\+([/\"])", r"\1", text)
+
+
+def key_leaks(value: str | bytes, key: str = API_KEY) -> bool:
+    """Whether ``value`` holds ``key`` in any spelling: any letter case, percent-encoded
+    (either hex case, ``+`` for a space), JSON-escaped, or a mix (the spellings of
+    tests/test_redact.py)."""
+    texts = ([value.decode("utf-8", "replace"), value.decode("latin-1")]
+             if isinstance(value, bytes) else [value])
+    wanted = {key.casefold(), key.lower(), key.upper().casefold()}
+    for text in texts:
+        views = [text, unquote(text), unquote_plus(text), _json_unescape(text)]
+        views += [unquote_plus(_json_unescape(text)), _json_unescape(unquote_plus(text)),
+                  unquote(_json_unescape(text)), _json_unescape(_json_unescape(text))]
+        if any(w in v.casefold() for v in views for w in wanted):
+            return True
+    return False
 
 
 def chain(exc: BaseException) -> Iterator[BaseException]:
@@ -208,10 +232,21 @@ ANY = re.compile(r".*")
 
 
 def only_url(mocked: aioresponses) -> URL:
-    """The URL of the one request aioresponses saw (it must be a GET)."""
+    """The URL of the one request aioresponses saw (it must be a GET), as it would go on the
+    wire: aioresponses answers before aiohttp runs the request's client middlewares, so the
+    key (which the session's KeyMiddleware adds there, see adgate_async/_middleware.py) is
+    put in here the same way."""
     (key,) = mocked.requests.keys()
     method, url = key
     assert method == "GET"
+    (call,) = mocked.requests[key]
+    for middleware in call.kwargs.get("middlewares") or ():
+        if isinstance(middleware, KeyMiddleware):
+            # aioresponses keeps the URL normalised (query re-encoded and sorted): the key
+            # goes in by name.
+            key_query = URL("/?" + middleware._keyed_query, encoded=True).query
+            url = url.update_query(api_key=key_query["api_key"])
+    assert isinstance(url, URL)
     return url
 
 

@@ -15,6 +15,7 @@ from yarl import URL
 
 from adgate_async._endpoints.history import history_options
 from adgate_async._errors import InvalidParameterError
+from adgate_async._middleware import KeyMiddleware
 from adgate_async._params import check_user_id
 from adgate_async.testing import (
     VENDOR_HISTORY_SAMPLE,
@@ -289,9 +290,13 @@ def test_history_url_round_trips_the_user_id(user_id: str) -> None:
     part = quote(user_id, safe="")
     assert unquote(part) == user_id
     assert parse_qs(f"user_id={part}", strict_parsing=True) == {"user_id": [user_id]}
-    # The URL the url_session actually sends.
+    # The URL the url_session actually sends (the key is put in by its KeyMiddleware).
     request = url_session()._history.request(user_id, "")
-    url, redacted = request.url, request.redacted
+    assert request.middlewares is not None
+    (middleware,) = request.middlewares
+    assert isinstance(middleware, KeyMiddleware)
+    url, redacted = str(middleware.keyed_url(URL(request.url, encoded=True))), request.redacted
+    assert request.url == redacted
     query = parse_qs(urlsplit(url).query, strict_parsing=True)
     assert query == {"aff_id": ["60000"], "api_key": [URL_API_KEY], "wall_code": ["nQ ug&"],
                      "user_id": [user_id]}

@@ -1,8 +1,9 @@
 """AdGate Media Get History: ``GET {adgate}/v1/user-based-api/history`` with the key.
 
-The API key travels in the query, so every URL has a redacted twin built alongside it;
-both share one fixed prefix, built once per session, to which the user id and the
-options are appended per call.
+The API key travels in the query, but a request is made with the redacted URL
+(``api_key=***``): the key is put in on the wire by the session's :class:`KeyMiddleware`,
+out of sight of aiohttp's tracing (see :mod:`.._middleware`). The fixed prefix is built once
+per session, in both forms; the user id and the options are appended per call.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from collections.abc import Iterable
 from typing import Final, TypedDict, Unpack
 from urllib.parse import quote
 
+import aiohttp
+
 from .. import _config
 from .._errors import InvalidParameterError
+from .._middleware import KeyMiddleware, request_middlewares
 from .._params import bool_text, check_int, check_keywords, check_user_id, encode
 from .._transport import Request
 from ..models.history import HISTORY_DECODER, HISTORY_STRICT_DECODER
@@ -84,19 +88,23 @@ def _offer_ids(offer_ids: object) -> str:
 
 class HistoryURLs:
     """The URLs of one session's history calls. The fixed part (base URL, aff_id, key,
-    wall_code) is built once, with the key and with ``***`` in its place."""
+    wall_code) is built once with ``***`` in the key's place, and once with the key, for the
+    middleware only. ``client``: the caller's aiohttp session, if any (its own middlewares
+    are kept, run before the key's)."""
 
-    __slots__ = ("_prefix", "_redacted")
+    __slots__ = ("_middlewares", "_redacted")
 
-    def __init__(self, base_url: str, *, aff_id: int, api_key: str, wall_code: str) -> None:
+    def __init__(self, base_url: str, *, aff_id: int, api_key: str, wall_code: str,
+                 client: aiohttp.ClientSession | None = None) -> None:
         fixed = (
             f"{base_url}{_config.HISTORY_PATH}?aff_id={aff_id}&api_key={{}}"
             f"&wall_code={quote(wall_code, safe='')}&user_id="
         )
-        self._prefix = fixed.format(quote(api_key, safe=""))
         self._redacted = fixed.format(_config.REDACTED)
+        key = KeyMiddleware(self._redacted, fixed.format(quote(api_key, safe="")))
+        self._middlewares = request_middlewares(client, key)
 
     def request(self, user_id: object, options: str) -> Request:
         """The request for ``user_id``; ``options`` comes from :func:`history_options`."""
-        tail = quote(check_user_id(user_id), safe="") + options
-        return Request(self._prefix + tail, self._redacted + tail)
+        url = self._redacted + quote(check_user_id(user_id), safe="") + options
+        return Request(url, url, endpoint="history", middlewares=self._middlewares)
