@@ -10,10 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adgate_async import APITimeoutError, AsyncSession, ServerError
+from adgate_async import APITimeoutError, AsyncSession, DecodeError, ServerError
 from adgate_async.testing import Answer, StandInServer
 
 from ._support import API_KEY, HANG, assert_clean, assert_session_clean, make_session, refused
+from .test_models_lenient import quoted_personalized
 
 
 async def test_a_view_times_out_after_one_attempt_while_a_batch_keeps_its_retries(
@@ -175,3 +176,28 @@ def test_making_a_view_opens_and_compiles_nothing(monkeypatch: pytest.MonkeyPatc
         s.with_options(timeout=1, max_retries=0, retry_backoff=0, retry_backoff_max=0)
     assert compiled == []
     assert made == []
+
+
+async def test_a_view_keeps_its_sessions_decoding_and_attempt_hook(
+    adgate_server: StandInServer,
+) -> None:
+    """A view decodes as strictly as its session and reports to its session's hook."""
+    # Numbers sent as strings: taken by the lenient decoders, refused by the strict ones.
+    adgate_server.always("quoted", Answer.ok(body=quoted_personalized()))
+    adgate_server.script("flaky", Answer.error(500))
+    seen: list[tuple[str, int, int | None]] = []
+
+    def hook(info: Any) -> None:
+        seen.append((info.endpoint, info.attempt, info.status))
+
+    async with make_session(**adgate_server.session_urls(), strict=True,
+                            on_attempt=hook) as s:
+        view = s.with_options(timeout=5, max_retries=1)
+        lenient = make_session(**adgate_server.session_urls()).with_options(timeout=5)
+        async with lenient:  # leaving a view's block closes nothing: closed by hand below
+            assert (await lenient.get_personalized("quoted", numoffers=1)).offers
+        await lenient._pool.close()
+        with pytest.raises(DecodeError):
+            await asyncio.wait_for(view.get_personalized("quoted", numoffers=1), HANG)
+        await asyncio.wait_for(view.get_history("flaky"), HANG)
+    assert seen == [("personalized", 1, 200), ("history", 1, 500), ("history", 2, 200)]
