@@ -14,11 +14,10 @@ exactly one result: the value, or the typed error that ended its call. Anything 
 bug, a closed session, an input iterator that raises) aborts the batch and is raised to the
 consumer; a session closed under a running batch is reported as such (``closed()`` tells).
 
-An iterator's workers hand answers to the consumer unfinished: each is decoded in the
-consumer's task just before it is yielded. A result dropped by its caller is then freed
-while its memory is still in the CPU cache, rather than waiting in the queue while the
-workers decode other answers (which, on large bodies, made every request cost more as the
-concurrency grew).
+An iterator's workers hand answers to the consumer unfinished: each is decoded in its task
+just before it is yielded, so a result the caller drops is freed while still in the CPU
+cache, not after other answers were decoded (on large bodies, that cost grew with the
+concurrency).
 
 The workers of an iterator belong to the task that reads the results now (re-tied on each
 ``__anext__``): when that task is cancelled or fails, they are cancelled with it, and the
@@ -138,7 +137,6 @@ class _Batch(Generic[I, V, R]):
         self.source = Source(job.items)
         self.throttle = Throttle(job.max_per_second)
         self.on_progress = job.on_progress
-        self._fetch = job.fetch
         self._finish = job.finish
         self._make = job.make
         self.done = 0
@@ -149,28 +147,10 @@ class _Batch(Generic[I, V, R]):
         #: or failed: the batch did not end, and must not look as if it had.
         self.orphaned = False
 
-    async def fetch(self, index: int, item: I) -> R:
-        """One item's call and its value, its failure turned into a result (only an
-        AdGateError is)."""
+    def finish(self, index: int, item: I, answer: Any) -> R:
+        """The result of an item's answer: its value, or the error its finish raised."""
         try:
-            value = self._finish(await self._fetch(item, self.throttle))
-        except AdGateError as exc:
-            return self._make(item, index, None, exc)
-        return self._make(item, index, value, None)
-
-    async def answer(self, index: int, item: I) -> R | _Answered:
-        """One item's call up to its answer (see :meth:`finish`); a failure is a result."""
-        try:
-            answer = await self._fetch(item, self.throttle)
-        except AdGateError as exc:
-            return self._make(item, index, None, exc)
-        return _Answered(index, item, answer)
-
-    def finish(self, answered: _Answered) -> R:
-        """The result of an answered item: its value, or the error its finish raised."""
-        index, item = answered.index, answered.item
-        try:
-            value = self._finish(answered.answer)
+            value = self._finish(answer)
         except AdGateError as exc:
             return self._make(item, index, None, exc)
         return self._make(item, index, value, None)
@@ -237,14 +217,21 @@ async def gather_batch(job: Job[I, V, R], concurrency: int) -> list[R]:
     """Every result in input order. Workers write straight into the list: no queues."""
     batch = _Batch(job)
     out: list[R | None] = []
-    source, throttle, fetch = batch.source, batch.throttle, batch.fetch
+    source, throttle = batch.source, batch.throttle
+    take, sync, fetch, finish, make = source.take, source.sync, job.fetch, job.finish, job.make
 
     async def work() -> None:
-        while (taken := await source.next()) is not None:
+        # _Batch.fetch inlined: one coroutine less on every item's way.
+        while (taken := take() if sync else await source.next()) is not None:
             if not throttle.ready():
                 await throttle.wait()
             index, item = taken
-            result = await fetch(index, item)
+            try:
+                value = finish(await fetch(item, throttle))
+            except AdGateError as exc:
+                result = make(item, index, None, exc)
+            else:
+                result = make(item, index, value, None)
             if index >= len(out):
                 out.extend([None] * (index + 1 - len(out)))
             out[index] = result
@@ -270,36 +257,28 @@ async def _stream_worker(
 ) -> None:
     """One worker of a :class:`BatchIterator`. It holds no reference to the iterator
     object, so an iterator dropped by its consumer can be collected (and stop the workers)."""
-    source, throttle, fetch, put = batch.source, batch.throttle, batch.answer, results.put_nowait
+    source, throttle, put = batch.source, batch.throttle, results.put_nowait
+    take, sync, fetch, make = source.take, source.sync, batch.job.fetch, batch.job.make
     try:
         while True:
             await slots.acquire()  # before taking an item: a slow consumer stops us here
-            taken = await source.next()
+            taken = take() if sync else await source.next()
             if taken is None:
                 slots.release()
                 return
             if not throttle.ready():
                 await throttle.wait()
             index, item = taken
-            # The answer goes to the consumer unfinished (see the module's docstring). No
-            # local keeps it: a worker must not hold the last item's answer alive while it
-            # waits for the next one.
-            put(await fetch(index, item))
+            # The answer goes to the consumer unfinished, as (index, item, answer): see the
+            # module's docstring. No local keeps it while the worker waits for the next one.
+            try:
+                put((index, item, await fetch(item, throttle)))
+            except AdGateError as exc:
+                put(make(item, index, None, exc))
     except Exception as exc:  # the input failed, or a bug: abort the batch
         put(_Failure(exc))
     finally:
         put(_DONE)
-
-
-class _Answered:
-    """An item's answer on its way from a worker to the consumer, which finishes it."""
-
-    __slots__ = ("answer", "index", "item")
-
-    def __init__(self, index: int, item: Any, answer: Any) -> None:
-        self.index = index
-        self.item = item
-        self.answer = answer
 
 
 class _Failure:
@@ -383,8 +362,8 @@ class BatchIterator(Generic[R_co]):
                 if self._finished == self._concurrency:
                     break
                 item = await results.get()
-                if type(item) is _Answered:
-                    result = batch.finish(item)
+                if type(item) is tuple:  # an answer, finished here (see the docstring)
+                    result = batch.finish(*item)
                 elif item is _DONE:
                     self._finished += 1
                     continue

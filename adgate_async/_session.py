@@ -348,8 +348,7 @@ class AsyncSession:
         self._pool.check_open()
         checked, rate, ratio = _params.check_batch(
             items, name=items_name, concurrency=concurrency, max_per_second=max_per_second,
-            on_progress=on_progress, retry_budget=retry_budget, pool_size=self._pool.size(),
-        )
+            on_progress=on_progress, retry_budget=retry_budget, pool_size=self._pool.size())
         budget = None if ratio is None else RetryBudget(ratio, on_skip=self.stats.count_skip)
 
         def fetch(item: object, throttle: Throttle) -> Awaitable[Answer]:

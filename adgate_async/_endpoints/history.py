@@ -7,6 +7,7 @@ options are appended per call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Final, TypedDict, Unpack
 from urllib.parse import quote
@@ -20,6 +21,10 @@ from ..models.history import HISTORY_DECODER
 __all__ = ["DECODER", "HistoryOptions", "HistoryURLs", "history_options"]
 
 DECODER: Final = HISTORY_DECODER
+
+# An id of 1 to 255 characters that ``quote(id, safe="")`` leaves as it is (URL-unreserved
+# ASCII, one byte each): valid as it stands, sent without checking or quoting it again.
+_PLAIN_ID: Final = re.compile(rf"[A-Za-z0-9_.~-]{{1,{_config.USER_ID_MAX_BYTES}}}").fullmatch
 
 
 class HistoryOptions(TypedDict, total=False):
@@ -96,5 +101,8 @@ class HistoryURLs:
 
     def request(self, user_id: object, options: str) -> Request:
         """The request for ``user_id``; ``options`` comes from :func:`history_options`."""
-        tail = quote(check_user_id(user_id), safe="") + options
+        if type(user_id) is str and _PLAIN_ID(user_id):
+            tail = user_id + options  # the common case, quoted or not the same text
+        else:
+            tail = quote(check_user_id(user_id), safe="") + options
         return Request(self._prefix + tail, self._redacted + tail)
