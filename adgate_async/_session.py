@@ -260,29 +260,29 @@ class AsyncSession(SessionBase):
         request: Callable[[object, str], Request], query: str,
         decoder: msgspec.json.Decoder[T], make: MakeResult[Any, T, R], items_name: str,
     ) -> tuple[Job[Any, T, R], int]:
-        """Check a batch's arguments (before any request) and build its job: each item is
-        fetched as ``request(item, query)``, decoded with ``decoder``, its retries budgeted."""
+        """A batch's job, its arguments checked first: ``request(item, query)``, ``decoder``."""
         self._pool.check_open()
         checked, rate, ratio = _params.check_batch(
             items, name=items_name, concurrency=concurrency, max_per_second=max_per_second,
-            on_progress=on_progress, retry_budget=retry_budget, pool_size=self._pool.size(),
-        )
+            on_progress=on_progress, retry_budget=retry_budget, pool_size=self._pool.size())
         budget = None if ratio is None else RetryBudget(ratio, on_skip=self.stats.count_skip)
-        get = self._get
 
-        def fetch(item: object, throttle: Throttle) -> Awaitable[T]:
-            return get(request(item, query), decoder, throttle, budget)
+        def fetch(item: object, throttle: Throttle) -> Awaitable[Answer]:
+            return self._send(request(item, query), throttle, budget)
 
-        return Job(items, fetch, make, name=name, closed=lambda: self.closed,
-                   max_per_second=rate, on_progress=on_progress), checked
+        return Job(items, fetch, partial(self._decode, decoder=decoder), make, name=name,
+                   closed=lambda: self.closed, max_per_second=rate,
+                   on_progress=on_progress), checked
 
-    async def _get(self, request: Request, decoder: msgspec.json.Decoder[T],
-                   gate: Gate | None = None, budget: RetryBudget | None = None) -> T:
+    async def _get(self, request: Request, decoder: msgspec.json.Decoder[T]) -> T:
         """One call: its answer decoded into the model."""
-        answer = await self._send(request, gate, budget)
+        return self._decode(await self._send(request), decoder)
+
+    def _decode(self, answer: Answer, decoder: msgspec.json.Decoder[T]) -> T:
+        """A call's answer decoded into the model (a batch's, in the task taking it)."""
         try:
             value = decode_body(decoder, answer.body, status=answer.status, method=GET,
-                                url=request.redacted, attempts=answer.attempt,
+                                url=answer.request.redacted, attempts=answer.attempt,
                                 redactor=self._redactor)
         except DecodeError as exc:  # its body is already scrubbed of the key
             self.stats.decode_errors += 1

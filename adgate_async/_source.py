@@ -30,23 +30,32 @@ class Source(Generic[I]):
         else:
             self._iter = iter(items)
 
-    async def next(self) -> tuple[int, I] | None:
-        """The next item with its input index, or None once the input is exhausted."""
-        if self._iter is not None:
-            try:
-                item = next(self._iter)
-            except StopIteration:
-                return None
-        else:
-            assert self._aiter is not None
-            async with self._lock:
-                try:
-                    item = await anext(self._aiter)
-                except StopAsyncIteration:
-                    return None
-                index = self._index  # taken under the lock: indexes follow the input
-                self._index = index + 1
-                return index, item
+    @property
+    def sync(self) -> bool:
+        """True when the input is a plain iterable: :meth:`take` then reads it."""
+        return self._iter is not None
+
+    def take(self) -> tuple[int, I] | None:
+        """:meth:`next` without a coroutine, for a plain iterable only (see :attr:`sync`)."""
+        assert self._iter is not None
+        try:
+            item = next(self._iter)
+        except StopIteration:
+            return None
         index = self._index
         self._index = index + 1
         return index, item
+
+    async def next(self) -> tuple[int, I] | None:
+        """The next item with its input index, or None once the input is exhausted."""
+        if self._iter is not None:
+            return self.take()
+        assert self._aiter is not None
+        async with self._lock:
+            try:
+                item = await anext(self._aiter)
+            except StopAsyncIteration:
+                return None
+            index = self._index  # taken under the lock: indexes follow the input
+            self._index = index + 1
+            return index, item
