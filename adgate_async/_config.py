@@ -58,6 +58,9 @@ BULK_BUFFER_MAX: Final = 1_000_000
 MIN_PER_SECOND: Final = 0.001
 
 USER_ID_MAX_BYTES: Final = 255
+# Get History's offer_ids filter: at most this many ids (read no further: an endless
+# iterable is refused, not consumed; 1,000 ids already make a URL of about 20 KB).
+OFFER_IDS_MAX: Final = 1000
 NUMOFFERS_MIN: Final = 1
 NUMOFFERS_MAX: Final = 500
 DEVICES: Final = frozenset({"desktop", "ios", "android"})

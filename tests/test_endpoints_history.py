@@ -4,6 +4,7 @@ the query and URL the session sends (examples, then hypothesis round trips).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
+from adgate_async._config import OFFER_IDS_MAX
 from adgate_async._endpoints.history import history_options
 from adgate_async._errors import InvalidParameterError
 from adgate_async._middleware import KeyMiddleware
@@ -336,3 +338,24 @@ def test_offer_ids_with_a_bad_item_refused(offer_ids: list[object], good: list[i
     at = data.draw(st.integers(0, len(good)), label="at")
     mixed: list[object] = [*good[:at], *offer_ids, *good[at:]]
     refused("offer_ids", history_options, offer_ids=mixed)
+
+
+def test_an_endless_offer_ids_iterable_is_refused_without_hanging() -> None:
+    """``offer_ids`` is read up to its documented bound, never to its end (an endless
+    iterator used to hang the call)."""
+    taken = 0
+
+    def endless() -> Iterator[int]:
+        nonlocal taken
+        while True:
+            taken += 1
+            if taken > 5 * OFFER_IDS_MAX:  # stands in for "forever"
+                raise AssertionError("offer_ids was read past its bound")
+            yield taken
+
+    with pytest.raises(InvalidParameterError) as info:
+        history_options(offer_ids=endless())
+    assert info.value.param == "offer_ids"
+    assert f"at most {OFFER_IDS_MAX:,} ids" in str(info.value)
+    assert taken == OFFER_IDS_MAX + 1
+    assert history_options(offer_ids=range(1, OFFER_IDS_MAX + 1)).count(",") == OFFER_IDS_MAX - 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import islice
 from typing import Final, TypedDict, Unpack
 from urllib.parse import quote
 
@@ -76,10 +77,14 @@ def _offer_ids(offer_ids: object) -> str:
     rule = "must be an iterable of positive ints below 2**63 (e.g. [1477425, 148199]) or None"
     if isinstance(offer_ids, str | bytes) or not isinstance(offer_ids, Iterable):
         raise InvalidParameterError("offer_ids", rule, offer_ids)
-    try:
-        items = list(offer_ids)
+    try:  # read no further than the bound: an endless iterable is refused, not consumed
+        items = list(islice(offer_ids, _config.OFFER_IDS_MAX + 1))
     except TypeError:  # claims to be iterable but is not (numpy's 0-d array)
         raise InvalidParameterError("offer_ids", rule, offer_ids) from None
+    if len(items) > _config.OFFER_IDS_MAX:
+        raise InvalidParameterError(
+            "offer_ids", f"must hold at most {_config.OFFER_IDS_MAX:,} ids", offer_ids
+        )
     if not items:
         raise InvalidParameterError(
             "offer_ids", "must not be empty (pass None for no filter)", offer_ids
