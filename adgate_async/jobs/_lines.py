@@ -61,12 +61,16 @@ def is_regular(st: os.stat_result | None) -> bool:
 class LineWriter:
     """Writes whole lines to a file descriptor on a thread, behind a bounded queue.
 
-    ``await put(line)`` waits only when the queue is full. After a failed write, the error is
-    kept (``failure``), a regular file is cut back to its last whole line, and every later
-    line is dropped; ``written`` counts the lines fully written.
+    ``await put(line)`` waits only when the queue is full: ``maxsize`` lines, or
+    :attr:`MAX_BYTES` bytes (a 200-offer history is a line of ~350 KB; one line is always
+    taken when the queue is empty). After a failed write, the error is kept (``failure``), a
+    regular file is cut back to its last whole line, and every later line is dropped;
+    ``written`` counts the lines fully written.
     """
 
     _CHUNK = 1 << 16
+    #: Bytes queued at most in front of the writer's thread (besides the line being taken).
+    MAX_BYTES = 16 << 20
 
     def __init__(self, fd: int, path: str, *, maxsize: int = 1024,
                  loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -74,6 +78,7 @@ class LineWriter:
         self._path = path
         self._max = maxsize
         self._lines: collections.deque[bytes | None] = collections.deque()
+        self._queued = 0  # bytes in self._lines (changed under self._ready)
         self._ready = threading.Condition()
         self._space = asyncio.Event()
         self._loop = loop or asyncio.get_running_loop()
@@ -88,13 +93,14 @@ class LineWriter:
     async def put(self, line: bytes) -> None:
         if self.failure is not None:
             raise self.failure
-        while len(self._lines) >= self._max:
+        while len(self._lines) >= self._max or (self._lines and self._queued >= self.MAX_BYTES):
             self._space.clear()
             await self._space.wait()
             if self.failure is not None:
                 raise self.failure
         with self._ready:
             self._lines.append(line)
+            self._queued += len(line)
             self._ready.notify()
 
     async def close(self) -> None:
@@ -119,6 +125,7 @@ class LineWriter:
         self._abandoned = True
         with self._ready:
             self._lines.clear()
+            self._queued = 0
             self._lines.append(None)
             self._ready.notify()
 
@@ -142,6 +149,7 @@ class LineWriter:
                             break
                         chunk.append(line)
                         size += len(line)
+                    self._queued -= size
                 self._wake()
                 if chunk and self.failure is None and not self._abandoned:
                     self._write(chunk)
