@@ -71,7 +71,8 @@ async def test_resume_on_dask_through_a_file_url(
     assert summary.complete
     assert (summary.shards, summary.resumed) == (1, 120)
     assert adgate_server.count() - before == 40
-    pq = pytest.importorskip("pyarrow.parquet")
+    pq = pytest.importorskip("pyarrow.parquet",
+                             reason="the parquet extra (pyarrow) is not installed")
     table = pq.read_table(str(out), columns=["index", "user_id"])  # skips _ and . names
     assert sorted(table.column("index").to_pylist()) == list(range(160))
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
@@ -93,7 +94,7 @@ async def test_processes_write_parts_to_a_file_url(
 async def test_a_store_without_descriptors_single_process_and_resume(
     adgate_server: StandInServer
 ) -> None:
-    fsspec = pytest.importorskip("fsspec")
+    fsspec = pytest.importorskip("fsspec", reason="fsspec (the dask extra) is not installed")
     memory = fsspec.filesystem("memory")
     root = "memory://adgate-test-jobs/out/"
     ids = [f"m{i}" for i in range(25)]
