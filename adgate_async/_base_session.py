@@ -60,7 +60,7 @@ class SessionBase:
         self._history_decoder = _history.STRICT_DECODER if settings.strict else _history.DECODER
         self._personalized_decoder = (_personalized.STRICT_DECODER if settings.strict
                                       else _personalized.DECODER)
-        # Each endpoint's fixed URL parts (and the key's redacted twin), built once.
+        # Each endpoint's fixed URL parts, built once.
         self._history = history_urls(settings, session)
         self._personalized = _personalized.PersonalizedURLs(settings.revu_base_url)
         self._pool = Pool(session, limit=settings.max_connections, timeout=settings.timeout,

@@ -153,7 +153,7 @@ class RawResponse(Generic[T]):
            redactor: Redactor) -> RawResponse[T]:
         """The raw response for a 2xx answer (its headers scrubbed of the key)."""
         return cls(status=answer.status, headers=redactor.headers(answer.headers.items()),
-                   content=answer.body, method=GET, url=answer.request.redacted,
+                   content=answer.body, method=GET, url=answer.request.url,
                    attempts=answer.attempt, elapsed=answer.elapsed, decoder=decoder,
                    redactor=redactor)
 

@@ -282,7 +282,7 @@ class AsyncSession(SessionBase):
         """A call's answer decoded into the model (a batch's, in the task taking it)."""
         try:
             value = decode_body(decoder, answer.body, status=answer.status, method=GET,
-                                url=answer.request.redacted, attempts=answer.attempt,
+                                url=answer.request.url, attempts=answer.attempt,
                                 redactor=self._redactor)
         except DecodeError as exc:  # its body is already scrubbed of the key
             self.stats.decode_errors += 1
@@ -303,7 +303,7 @@ class AsyncSession(SessionBase):
         stats = self.stats
         stats.requests += 1
         return self._retry.send(
-            partial(self._transport.attempt, client, request), label=request.redacted,
+            partial(self._transport.attempt, client, request), label=request.url,
             on_retry=stats.count_retry, on_failure=stats.count_failure, gate=gate,
             check=self._pool.check_still_open, budget=budget,
         )

@@ -51,19 +51,18 @@ _EXTRA_BYTES_SIGNS: Final = ("Bad status line", "Data after `Connection: close`"
 
 
 class Request:
-    """What to send: the URL, its redacted twin (the only form that errors, logs and raw
-    responses ever show), the endpoint's name, and the client middlewares to send it
-    with (for Get History, the one that adds the key on the wire: see :mod:`._middleware`;
-    None: the pool's own)."""
+    """What to send: the URL, never holding the key (``api_key=***`` where the endpoint
+    needs one: the only form requests, errors, logs and raw responses ever show), the
+    endpoint's name, and the client middlewares to send it with (for Get History, the one
+    that puts the key in on the wire: see :mod:`._middleware`; None: the pool's own)."""
 
-    __slots__ = ("endpoint", "middlewares", "redacted", "url")
+    __slots__ = ("endpoint", "middlewares", "url")
 
     method: Final = GET
 
-    def __init__(self, url: str, redacted: str, *, endpoint: str,
+    def __init__(self, url: str, *, endpoint: str,
                  middlewares: Sequence[ClientMiddlewareType] | None = None) -> None:
         self.url = url
-        self.redacted = redacted
         self.endpoint = endpoint
         self.middlewares = middlewares
 
@@ -114,7 +113,7 @@ class Transport:
                       number: int) -> Answer:
         """Attempt ``number`` (1-based) of ``request``: the answer if 2xx, else raise."""
         self._stats.attempts += 1
-        redacted = request.redacted
+        redacted = request.url
         started = time.perf_counter()
         error: AdGateError | None = None
         try:
@@ -183,7 +182,7 @@ class Transport:
         limit = self._max_bytes
         length = resp.content_length
         if length is not None and length > limit:  # compressed or not: already too big
-            raise ResponseTooLargeError(limit, length, method=GET, url=request.redacted,
+            raise ResponseTooLargeError(limit, length, method=GET, url=request.url,
                                         attempts=number)
         # Counted after decompression: a small gzip body can unpack to gigabytes.
         chunks: list[bytes] = []
@@ -191,7 +190,7 @@ class Transport:
         async for chunk in resp.content.iter_any():
             size += len(chunk)
             if size > limit:
-                raise ResponseTooLargeError(limit, None, method=GET, url=request.redacted,
+                raise ResponseTooLargeError(limit, None, method=GET, url=request.url,
                                             attempts=number)
             chunks.append(chunk)
         return b"".join(chunks)

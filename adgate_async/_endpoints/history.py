@@ -120,4 +120,4 @@ class HistoryURLs:
             url = self._redacted + user_id + options  # the common case: nothing to quote
         else:
             url = self._redacted + quote(check_user_id(user_id), safe="") + options
-        return Request(url, url, endpoint="history", middlewares=self._middlewares)
+        return Request(url, endpoint="history", middlewares=self._middlewares)

@@ -152,4 +152,4 @@ class PersonalizedURLs:
     def request(self, uid: object, query: str) -> Request:
         """The request for ``uid``; ``query`` comes from :func:`personalized_query`."""
         url = f"{self._base}{personalized_path(uid)}?{query}"
-        return Request(url, url, endpoint="personalized")
+        return Request(url, endpoint="personalized")
