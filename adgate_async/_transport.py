@@ -19,6 +19,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from . import _config
+from ._deadline import Deadlines, no_limit
 from ._errors import (
     AdGateError,
     APITimeoutError,
@@ -85,10 +86,14 @@ class Answer:
 
 class Transport:
     """Makes attempts through an aiohttp session, with the session's timeout, size cap and
-    headers, counting attempts and bans in its stats."""
+    headers, counting attempts and bans in its stats.
 
-    __slots__ = ("_headers", "_max_bytes", "_on_attempt", "_redactor", "_stats", "_timeout",
-                 "_timeout_seconds")
+    The total time limit of an attempt is kept by :mod:`._deadline` (one check for all the
+    session's attempts, not one timer each); aiohttp keeps the other limits of the
+    ``ClientTimeout``, if any."""
+
+    __slots__ = ("_headers", "_limit", "_max_bytes", "_on_attempt", "_redactor", "_stats",
+                 "_timeout", "_timeout_seconds")
 
     def __init__(
         self,
@@ -101,7 +106,11 @@ class Transport:
         stats: SessionStats,
         on_attempt: AttemptReporter | None = None,
     ) -> None:
-        self._timeout = timeout
+        self._timeout = aiohttp.ClientTimeout(
+            connect=timeout.connect, sock_read=timeout.sock_read,
+            sock_connect=timeout.sock_connect, ceil_threshold=timeout.ceil_threshold,
+        )  # the total is ours
+        self._limit = no_limit if timeout.total is None else Deadlines(timeout.total).limit
         self._timeout_seconds = timeout_seconds
         self._max_bytes = max_response_bytes
         self._headers = headers  # None: the pool sends them already (it is ours)
@@ -117,23 +126,24 @@ class Transport:
         started = time.perf_counter()
         error: AdGateError | None = None
         try:
-            async with client.get(
-                URL(request.url, encoded=True),
-                allow_redirects=False,
-                timeout=self._timeout,
-                raise_for_status=False,
-                headers=self._headers,
-                middlewares=request.middlewares,
-            ) as resp:
-                status = resp.status
-                headers = resp.headers
-                reason = resp.reason
-                length = resp.content_length
-                if (length is not None and length <= self._max_bytes
-                        and "Content-Encoding" not in headers):
-                    body = await resp.read()  # the common case: size known and fine
-                else:
-                    body = await self._read_capped(resp, request, number)
+            with self._limit():
+                async with client.get(
+                    URL(request.url, encoded=True),
+                    allow_redirects=False,
+                    timeout=self._timeout,
+                    raise_for_status=False,
+                    headers=self._headers,
+                    middlewares=request.middlewares,
+                ) as resp:
+                    status = resp.status
+                    headers = resp.headers
+                    reason = resp.reason
+                    length = resp.content_length
+                    if (length is not None and length <= self._max_bytes
+                            and "Content-Encoding" not in headers):
+                        body = await resp.read()  # the common case: size known and fine
+                    else:
+                        body = await self._read_capped(resp, request, number)
         except ResponseTooLargeError as exc:
             error = exc
         except TimeoutError:

@@ -9,7 +9,10 @@ package code), so that only what measures goes into the package:
   and re-quotes it with ``yarl`` on every request), against ``yarl.URL(str, encoded=True)``
   built from the same already-quoted string (split, but not re-quoted or re-validated);
 - aiohttp's default headers, against ``skip_auto_headers`` for ``User-Agent`` and
-  ``Accept-Encoding`` (fewer headers to build and send; the server answers uncompressed).
+  ``Accept-Encoding`` (fewer headers to build and send; the server answers uncompressed);
+- aiohttp's default total timeout (a timer armed and cancelled on the event loop for every
+  request), against none: what the package saves by keeping its attempts' limits with one
+  periodic check per session (``adgate_async/_deadline.py``).
 
 The bodies are small (5 offers by default), where per-request costs show most. The clients
 alternate in rounds of equal length against the fixed-body server in its own process; the
@@ -36,15 +39,16 @@ from benchmarks.throughput import PATH, _ids, _measure
 Client = Callable[[str, float, int], Coroutine[Any, Any, int]]
 
 
-def _loop(encoded: bool, skip: bool) -> Client:
+def _loop(encoded: bool, skip: bool, total: bool = True) -> Client:
     async def client(base: str, seconds: float, concurrency: int) -> int:
         ids = _ids(seconds)
         done = 0
         prefix = base + PATH
         headers = ("User-Agent", "Accept-Encoding") if skip else ()
         connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector,
-                                         skip_auto_headers=headers) as session:
+        timeout = aiohttp.ClientTimeout(total=300) if total else aiohttp.ClientTimeout()
+        async with aiohttp.ClientSession(connector=connector, skip_auto_headers=headers,
+                                         timeout=timeout) as session:
 
             async def worker() -> None:
                 nonlocal done
@@ -69,6 +73,7 @@ CLIENTS: dict[str, Client] = {
     "yarl.URL(..., encoded=True)": _loop(encoded=True, skip=False),
     "skip_auto_headers (User-Agent, Accept-Encoding)": _loop(encoded=False, skip=True),
     "both": _loop(encoded=True, skip=True),
+    "no total timeout (no timer per request)": _loop(encoded=False, skip=False, total=False),
 }
 
 
