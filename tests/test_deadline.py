@@ -20,12 +20,12 @@ from ._support import HANG, make_session
 async def test_an_attempt_past_its_limit_raises_timeout_error() -> None:
     deadlines = Deadlines(0.05)
     started = time.perf_counter()
-    with pytest.raises(TimeoutError):
-        with deadlines.limit():
-            await asyncio.sleep(HANG)
+    with pytest.raises(TimeoutError), deadlines.limit():
+        await asyncio.sleep(HANG)
     assert time.perf_counter() - started < HANG / 2  # fired, not slept through
     task = asyncio.current_task()
-    assert task is not None and task.cancelling() == 0  # our cancellation was taken back
+    assert task is not None
+    assert task.cancelling() == 0
 
 
 async def test_an_attempt_within_its_limit_is_left_alone() -> None:
@@ -34,7 +34,8 @@ async def test_an_attempt_within_its_limit_is_left_alone() -> None:
         await asyncio.sleep(0)
     await asyncio.sleep(0.2)  # several checks later: no cancellation was left behind
     task = asyncio.current_task()
-    assert task is not None and task.cancelling() == 0
+    assert task is not None
+    assert task.cancelling() == 0
 
 
 async def test_a_cancellation_from_elsewhere_is_not_taken_for_a_timeout() -> None:
@@ -149,5 +150,6 @@ async def test_a_session_timeout_still_ends_a_stalled_answer(adgate_server: Stan
             await asyncio.wait_for(s.get_history("slow"), HANG)
         assert caught.value.attempts == 2
         task = asyncio.current_task()
-        assert task is not None and task.cancelling() == 0
+        assert task is not None
+        assert task.cancelling() == 0
         assert (await s.get_history("fine")).data is not None  # the task goes on normally
