@@ -59,10 +59,11 @@ class Deadlines:
         when the attempt runs past ``seconds``."""
         return Limit(self)
 
-    def _add(self, limit: Limit) -> None:
+    def _add(self, limit: Limit, loop: asyncio.AbstractEventLoop) -> None:
         self._limits.add(limit)
-        if self._handle is None:
-            loop = self._loop = limit.task.get_loop()
+        # A check pending on another loop (one closed before the check ran) checks nothing.
+        if self._handle is None or loop is not self._loop:
+            self._loop = loop
             self._handle = loop.call_later(self.period, self._check)
 
     def _remove(self, limit: Limit) -> None:
@@ -92,10 +93,11 @@ class Limit:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("an attempt must run in an asyncio task")
+        loop = task.get_loop()
         self.task = task
         self._cancelling = task.cancelling()
-        self.deadline = task.get_loop().time() + self._deadlines.seconds
-        self._deadlines._add(self)
+        self.deadline = loop.time() + self._deadlines.seconds
+        self._deadlines._add(self, loop)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -153,3 +153,22 @@ async def test_a_session_timeout_still_ends_a_stalled_answer(adgate_server: Stan
         assert task is not None
         assert task.cancelling() == 0
         assert (await s.get_history("fine")).data is not None  # the task goes on normally
+
+
+def test_a_check_left_pending_on_a_closed_loop_does_not_stop_the_next_loops() -> None:
+    deadlines = Deadlines(0.05)
+
+    async def attempt() -> str:
+        try:
+            with deadlines.limit():
+                await asyncio.sleep(HANG)
+        except TimeoutError:
+            return "timed out"
+        return "finished"
+
+    async def quick() -> None:
+        with deadlines.limit():
+            await asyncio.sleep(0)
+
+    asyncio.run(quick())  # its loop closes before the check it armed ever runs
+    assert asyncio.run(asyncio.wait_for(attempt(), HANG)) == "timed out"
