@@ -219,7 +219,7 @@ PARTS = "job, -o DIR --format jsonl"
 def _overhead(quick: bool) -> tuple[list[list[str]], list[Check], list[str]]:
     from benchmarks._server import server_process
 
-    users, rounds = (200, 1) if quick else (1500, 5)
+    users, rounds = (200, 1) if quick else (3000, 5)
     runs: dict[str, Callable[[str, list[str], Path], Coroutine[Any, Any, float]]] = {
         LOOP: _loop,
         FILE: _job,

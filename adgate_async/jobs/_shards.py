@@ -21,7 +21,7 @@ from .. import UserResult
 from ._errors import JobSetupError
 from ._lines import OutputError, reason
 from ._records import result_line
-from ._store import LocalStore, store_for
+from ._store import EarlyWriteback, LocalStore, store_for
 
 DEFAULT_SHARD_SIZE = 100_000
 MANIFEST = "_job.json"
@@ -42,16 +42,22 @@ class _JsonlPart:
         self._out: IO[bytes] | gzip.GzipFile = self._raw
         if gz:
             self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
+        self._writeback = EarlyWriteback(self._raw)
 
     def write(self, position: int, result: UserResult) -> None:
-        self._out.write(result_line(result, position))
+        line = result_line(result, position)
+        self._out.write(line)
+        self._writeback.wrote(len(line))  # counted before compression: a trigger only
 
     def close(self) -> None:
         try:
             if self._out is not self._raw:
                 self._out.close()
         finally:
-            self._store.finish(self._raw)
+            try:
+                self._writeback.wait()
+            finally:
+                self._store.finish(self._raw)
 
 
 def new_part(store: LocalStore, name: str, fmt: str, gz: bool) -> PartWriter:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import IO, Any
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, Final
 
 from ._errors import JobSetupError
 
@@ -37,6 +39,58 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: Bytes written to a part between two background syncs of it (see :class:`EarlyWriteback`).
+WRITEBACK_BYTES: Final = 16 << 20
+_datasync: Final = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+_syncers: ThreadPoolExecutor | None = None
+_syncers_lock: Final = threading.Lock()
+
+
+def _syncer() -> ThreadPoolExecutor:
+    global _syncers
+    with _syncers_lock:
+        if _syncers is None:
+            _syncers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="adgate-async-sync")
+        return _syncers
+
+
+class EarlyWriteback:
+    """Syncs a part to disk on a thread while it is written, each time another
+    :data:`WRITEBACK_BYTES` went in (one sync in flight at most), so that the fsync before
+    its rename has at most that much left to write. Without it the kernel holds up to a
+    tenth of the memory dirty, and the part's final fsync (on the critical path at the end
+    of a job) wrote it all: about 0.15 s for a 100 MB part here, against 0.01 s with it.
+    A file without a descriptor of this machine (an upload buffer) is left alone. An error
+    of a background sync is raised by :meth:`wait`, before the part is sealed."""
+
+    __slots__ = ("_fd", "_fh", "_pending", "_since")
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        try:
+            self._fd: int | None = fh.fileno()
+        except (OSError, ValueError, AttributeError):
+            self._fd = None
+        self._since = 0
+        self._pending: Future[None] | None = None
+
+    def wrote(self, size: int) -> None:
+        """``size`` more bytes went into the file."""
+        self._since += size
+        if (self._since >= WRITEBACK_BYTES and self._fd is not None
+                and (self._pending is None or self._pending.done())):
+            self.wait()  # a finished sync's error, if any, is raised now
+            self._fh.flush()
+            self._since = 0
+            self._pending = _syncer().submit(_datasync, self._fd)
+
+    def wait(self) -> None:
+        """Wait for the sync in flight (before the file is closed or sealed)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
 
 def _sync(fh: IO[bytes]) -> None:

@@ -1,0 +1,81 @@
+"""A part is synced to disk while it is written (jobs._store.EarlyWriteback), so that the
+fsync before its rename has little left to do; an error of such a sync fails the part."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from adgate_async.jobs import _store, run_bulk_job_async
+from adgate_async.testing import StandInServer
+
+from .test_jobs_resume import config_for
+from .test_jobs_shards import check_parts
+
+
+def _name(fd: int) -> str:
+    return os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc to name the file "
+                    "a descriptor belongs to (Linux)")
+async def test_parts_are_synced_while_they_are_written(
+    adgate_server: StandInServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+
+    def recording(fd: int) -> None:
+        synced.append(_name(fd))
+        os.fsync(fd)
+
+    monkeypatch.setattr(_store, "WRITEBACK_BYTES", 4096)
+    monkeypatch.setattr(_store, "_datasync", recording)
+    ids = [f"w{i}" for i in range(60)]
+    out = tmp_path / "parts"
+    summary = await run_bulk_job_async(config_for(adgate_server), ids, out, shard_size=20)
+    assert summary.complete
+    check_parts(out, ids, 20, complete=True)
+    # Each part, under its temporary name (before the rename), more than once as it grew.
+    for k in range(3):
+        assert synced.count(f".part-{k:05d}.jsonl.tmp") >= 2, synced
+
+
+async def test_a_failed_background_sync_fails_its_part(
+    adgate_server: StandInServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(_store, "WRITEBACK_BYTES", 4096)
+    monkeypatch.setattr(_store, "_datasync", failing)
+    ids = [f"f{i}" for i in range(60)]
+    out = tmp_path / "parts"
+    summary = await run_bulk_job_async(config_for(adgate_server), ids, out, shard_size=20)
+    assert not summary.complete
+    assert summary.exit_status == 3
+    assert summary.output_error is not None
+    assert os.strerror(errno.EIO) in summary.output_error
+    assert not list(out.glob("part-*"))  # no part that looks whole
+    assert not (out / "_SUCCESS").exists()
+
+    monkeypatch.undo()  # the disk is well again: resume finishes the job
+    summary = await run_bulk_job_async(config_for(adgate_server), ids, out, shard_size=20,
+                                       resume=True)
+    assert summary.complete
+    check_parts(out, ids, 20, complete=True)
+
+
+def test_a_file_without_a_descriptor_is_left_alone() -> None:
+    class Upload:  # an fsspec upload buffer, say
+        def fileno(self) -> int:
+            raise OSError("no descriptor")
+
+        def flush(self) -> None:
+            raise AssertionError("never flushed for a sync")
+
+    writeback = _store.EarlyWriteback(Upload())  # type: ignore[arg-type]
+    writeback.wrote(_store.WRITEBACK_BYTES * 3)
+    writeback.wait()
