@@ -17,6 +17,16 @@ from adgate_async.testing import Answer, StandInServer
 from ._support import HANG, make_session
 
 
+async def stalled(deadlines: Deadlines) -> str:
+    """An attempt that never ends by itself: "timed out" once its limit fires."""
+    try:
+        with deadlines.limit():
+            await asyncio.sleep(HANG)
+    except TimeoutError:
+        return "timed out"
+    return "finished"
+
+
 async def test_an_attempt_past_its_limit_raises_timeout_error() -> None:
     deadlines = Deadlines(0.05)
     started = time.perf_counter()
@@ -79,14 +89,6 @@ async def test_one_check_serves_many_attempts_and_stops_when_none_runs() -> None
     deadlines = Deadlines(0.2)
     quick_done = 0
 
-    async def slow() -> str:
-        try:
-            with deadlines.limit():
-                await asyncio.sleep(HANG)
-        except TimeoutError:
-            return "timed out"
-        return "finished"
-
     async def quick() -> None:
         nonlocal quick_done
         with deadlines.limit():
@@ -94,8 +96,8 @@ async def test_one_check_serves_many_attempts_and_stops_when_none_runs() -> None
         await asyncio.sleep(0.5)  # a later await of the same task is never cancelled
         quick_done += 1
 
-    results = await asyncio.wait_for(
-        asyncio.gather(*(slow() for _ in range(20)), *(quick() for _ in range(20))), HANG)
+    attempts = [*(stalled(deadlines) for _ in range(20)), *(quick() for _ in range(20))]
+    results = await asyncio.wait_for(asyncio.gather(*attempts), HANG)
     assert results[:20] == ["timed out"] * 20
     assert quick_done == 20
     await asyncio.sleep(deadlines.period * 3)
@@ -158,17 +160,9 @@ async def test_a_session_timeout_still_ends_a_stalled_answer(adgate_server: Stan
 def test_a_check_left_pending_on_a_closed_loop_does_not_stop_the_next_loops() -> None:
     deadlines = Deadlines(0.05)
 
-    async def attempt() -> str:
-        try:
-            with deadlines.limit():
-                await asyncio.sleep(HANG)
-        except TimeoutError:
-            return "timed out"
-        return "finished"
-
     async def quick() -> None:
         with deadlines.limit():
             await asyncio.sleep(0)
 
     asyncio.run(quick())  # its loop closes before the check it armed ever runs
-    assert asyncio.run(asyncio.wait_for(attempt(), HANG)) == "timed out"
+    assert asyncio.run(asyncio.wait_for(stalled(deadlines), HANG)) == "timed out"
