@@ -79,3 +79,31 @@ def test_a_file_without_a_descriptor_is_left_alone() -> None:
     writeback = _store.EarlyWriteback(Upload())  # type: ignore[arg-type]
     writeback.wrote(_store.WRITEBACK_BYTES * 3)
     writeback.wait()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc to name the file "
+                    "a descriptor belongs to (Linux)")
+async def test_parquet_parts_are_synced_between_row_groups(
+    adgate_server: StandInServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="the parquet extra is not installed")
+    from adgate_async.jobs import _parquet
+
+    synced: list[str] = []
+
+    def recording(fd: int) -> None:
+        synced.append(_name(fd))
+        os.fsync(fd)
+
+    monkeypatch.setattr(_store, "WRITEBACK_BYTES", 1024)
+    monkeypatch.setattr(_store, "_datasync", recording)
+    monkeypatch.setattr(_parquet, "ROW_GROUP", 5)
+    ids = [f"q{i}" for i in range(40)]
+    out = tmp_path / "parts"
+    summary = await run_bulk_job_async(config_for(adgate_server), ids, out, shard_size=20,
+                                       format="parquet")
+    assert summary.complete
+    for k in range(2):
+        assert synced.count(f".part-{k:05d}.parquet.tmp") >= 2, synced
+        table = pq.read_table(out / f"part-{k:05d}.parquet")
+        assert sorted(table.column("index").to_pylist()) == list(range(20 * k, 20 * k + 20))

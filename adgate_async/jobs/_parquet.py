@@ -23,7 +23,7 @@ import msgspec.inspect as mi
 from .. import APIStatusError, HistoryOffer, UserResult
 from ._errors import JobSetupError
 from ._records import printable
-from ._store import LocalStore
+from ._store import EarlyWriteback, LocalStore
 
 try:
     import pyarrow as pa
@@ -109,6 +109,8 @@ class ParquetPart:
         except BaseException:
             self._file.close()
             raise
+        self._writeback = EarlyWriteback(self._file)
+        self._written = 0  # bytes of the file shown to the writeback so far
 
     def write(self, position: int, result: UserResult) -> None:
         self._rows.append(row(position, result))
@@ -119,6 +121,9 @@ class ParquetPart:
         if self._rows:
             self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
             self._rows = []
+            size = self._file.tell()
+            self._writeback.wrote(size - self._written)
+            self._written = size
 
     def close(self) -> None:
         try:
@@ -127,4 +132,7 @@ class ParquetPart:
             finally:
                 self._writer.close()  # the footer; the file itself is left open
         finally:
-            self._store.finish(self._file)
+            try:
+                self._writeback.wait()
+            finally:
+                self._store.finish(self._file)

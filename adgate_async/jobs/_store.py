@@ -57,7 +57,8 @@ def _syncer() -> ThreadPoolExecutor:
 
 
 class EarlyWriteback:
-    """Syncs a part to disk on a thread while it is written, each time another
+    """Syncs a part to disk on a thread while it is written (told of its growth by
+    :meth:`wrote`: each JSON line, or each Parquet row group), each time another
     :data:`WRITEBACK_BYTES` went in (one sync in flight at most), so that the fsync before
     its rename has at most that much left to write. Without it the kernel holds up to a
     tenth of the memory dirty, and the part's final fsync (on the critical path at the end
