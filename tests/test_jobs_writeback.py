@@ -15,24 +15,30 @@ from adgate_async.testing import StandInServer
 from .test_jobs_resume import config_for
 from .test_jobs_shards import check_parts
 
+#: Reads /proc to name the file a descriptor belongs to.
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc to "
+                                "name the file a descriptor belongs to (Linux)")
 
-def _name(fd: int) -> str:
-    return os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
 
-
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc to name the file "
-                    "a descriptor belongs to (Linux)")
-async def test_parts_are_synced_while_they_are_written(
-    adgate_server: StandInServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def synced_files(monkeypatch: pytest.MonkeyPatch, every: int) -> list[str]:
+    """A background sync every ``every`` bytes; the list fills with the names of the files
+    synced (each then really synced)."""
     synced: list[str] = []
 
     def recording(fd: int) -> None:
-        synced.append(_name(fd))
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
         os.fsync(fd)
 
-    monkeypatch.setattr(_store, "WRITEBACK_BYTES", 4096)
+    monkeypatch.setattr(_store, "WRITEBACK_BYTES", every)
     monkeypatch.setattr(_store, "_datasync", recording)
+    return synced
+
+
+@needs_proc
+async def test_parts_are_synced_while_they_are_written(
+    adgate_server: StandInServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = synced_files(monkeypatch, 4096)
     ids = [f"w{i}" for i in range(60)]
     out = tmp_path / "parts"
     summary = await run_bulk_job_async(config_for(adgate_server), ids, out, shard_size=20)
@@ -81,22 +87,14 @@ def test_a_file_without_a_descriptor_is_left_alone() -> None:
     writeback.wait()
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc to name the file "
-                    "a descriptor belongs to (Linux)")
+@needs_proc
 async def test_parquet_parts_are_synced_between_row_groups(
     adgate_server: StandInServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pq = pytest.importorskip("pyarrow.parquet", reason="the parquet extra is not installed")
     from adgate_async.jobs import _parquet
 
-    synced: list[str] = []
-
-    def recording(fd: int) -> None:
-        synced.append(_name(fd))
-        os.fsync(fd)
-
-    monkeypatch.setattr(_store, "WRITEBACK_BYTES", 1024)
-    monkeypatch.setattr(_store, "_datasync", recording)
+    synced = synced_files(monkeypatch, 1024)
     monkeypatch.setattr(_parquet, "ROW_GROUP", 5)
     ids = [f"q{i}" for i in range(40)]
     out = tmp_path / "parts"
