@@ -20,9 +20,8 @@ import pytest
 from adgate_async.jobs import run_bulk_job_async
 from adgate_async.testing import Answer, StandInServer
 
-from .test_cli import env_for, run_cli, urls
 from .test_jobs_resume import config_for
-from .test_jobs_shards import check_parts, part_lines
+from .test_jobs_shards import check_parts, cli_parts_job, part_lines
 
 
 def _distributed() -> Any:
@@ -62,17 +61,8 @@ def indexes(directory: Path) -> Counter[int]:
 async def test_cli_dask_writes_every_part_once(
     adgate_server: StandInServer, tmp_path: Path, cluster: Any
 ) -> None:
-    ids = [f"d{i}" for i in range(300)]
-    adgate_server.always("d7", Answer.ban())
-    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
-    out = tmp_path / "parts"
-    rc, _, stderr = await run_cli("bulk", str(tmp_path / "ids.txt"), "-o", str(out),
-                                  "--shard-size", "50", "--dask", cluster.scheduler_address,
-                                  *urls(adgate_server), env=env_for(adgate_server))
-    assert rc == 0, stderr
-    assert "users 300  ok 299  errors 1 (UserBannedError 1)" in stderr
-    check_parts(out, ids, 50, complete=True)
-    assert adgate_server.count() == 300
+    await cli_parts_job(adgate_server, tmp_path, "d", 300, str(tmp_path / "parts"),
+                        "--dask", cluster.scheduler_address)
 
 
 async def test_resume_on_dask_fetches_only_the_missing_parts(

@@ -17,12 +17,12 @@ import pytest
 
 from adgate_async.jobs import JobSetupError, run_bulk_job_async
 from adgate_async.jobs._store import FsspecStore, LocalStore, store_for
-from adgate_async.testing import Answer, StandInServer
+from adgate_async.testing import StandInServer
 
 from . import test_jobs_dask
 from .test_cli import env_for, run_cli, urls
 from .test_jobs_resume import config_for
-from .test_jobs_shards import check_parts, part_lines
+from .test_jobs_shards import check_parts, cli_parts_job, part_lines
 
 # The fixtures of test_jobs_dask.py (a real LocalCluster of 2 worker processes, and a client
 # of it), started again for this module.
@@ -37,18 +37,10 @@ def url(path: Path) -> str:
 async def test_cli_dask_writes_parts_to_a_file_url(
     adgate_server: StandInServer, tmp_path: Path, cluster: Any
 ) -> None:
-    ids = [f"f{i}" for i in range(150)]
-    adgate_server.always("f7", Answer.ban())
-    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
     out = tmp_path / "parts"
-    rc, _, stderr = await run_cli("bulk", str(tmp_path / "ids.txt"), "-o", url(out),
-                                  "--shard-size", "50", "--dask", cluster.scheduler_address,
-                                  *urls(adgate_server), env=env_for(adgate_server))
-    assert rc == 0, stderr
-    assert "users 150  ok 149  errors 1 (UserBannedError 1)" in stderr
-    check_parts(out, ids, 50, complete=True)
+    await cli_parts_job(adgate_server, tmp_path, "f", 150, url(out),
+                        "--dask", cluster.scheduler_address)
     assert (out / "_job.json").exists()
-    assert adgate_server.count() == 150
 
 
 async def test_resume_on_dask_through_a_file_url(

@@ -13,23 +13,14 @@ from pathlib import Path
 from adgate_async.testing import Answer, StandInServer
 
 from .test_cli import env_for, run_cli, urls
-from .test_jobs_shards import check_parts
+from .test_jobs_shards import check_parts, cli_parts_job
 
 
 async def test_two_processes_write_every_part_once(
     adgate_server: StandInServer, tmp_path: Path
 ) -> None:
-    ids = [f"w{i}" for i in range(600)]
-    adgate_server.always("w7", Answer.ban())
-    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
-    out = tmp_path / "parts"
-    rc, _, stderr = await run_cli("bulk", str(tmp_path / "ids.txt"), "-o", str(out),
-                                  "--shard-size", "50", "--processes", "2", *urls(adgate_server),
-                                  env=env_for(adgate_server))
-    assert rc == 0, stderr
-    assert "users 600  ok 599  errors 1 (UserBannedError 1)" in stderr
-    check_parts(out, ids, 50, complete=True)
-    assert adgate_server.count() == 600
+    await cli_parts_job(adgate_server, tmp_path, "w", 600, str(tmp_path / "parts"),
+                        "--processes", "2")
 
 
 async def test_the_rate_holds_across_processes(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adgate_async.jobs import JobSetupError, run_bulk_job_async
-from adgate_async.testing import StandInServer
+from adgate_async.testing import Answer, StandInServer
 
 from .test_cli import env_for, run_cli, urls
 from .test_jobs_resume import config_for
@@ -40,6 +40,24 @@ def check_parts(directory: Path, ids: list[str], size: int, *, complete: bool) -
         assert len(parts) == -(-len(ids) // size)
         assert json.loads((directory / "_SUCCESS").read_text())["users"] == len(ids)
         assert not list(directory.glob(".*.tmp"))
+
+
+async def cli_parts_job(server: StandInServer, tmp_path: Path, prefix: str, count: int,
+                        output: str, *flags: str) -> list[str]:
+    """``adgate-async bulk`` of ``count`` ids (``prefix0`` ..., ``prefix7`` banned) into
+    parts of 50 at ``output`` (``tmp_path/parts``, as a path or a URL), with ``flags``: it
+    must succeed with every id once and the ban counted. Returns the ids."""
+    ids = [f"{prefix}{i}" for i in range(count)]
+    server.always(f"{prefix}7", Answer.ban())
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+    rc, _, stderr = await run_cli("bulk", str(tmp_path / "ids.txt"), "-o", output,
+                                  "--shard-size", "50", *flags, *urls(server),
+                                  env=env_for(server))
+    assert rc == 0, stderr
+    assert f"users {count}  ok {count - 1}  errors 1 (UserBannedError 1)" in stderr
+    check_parts(tmp_path / "parts", ids, 50, complete=True)
+    assert server.count() == count
+    return ids
 
 
 async def test_parts_cover_position_ranges_and_success_marks_the_end(
